@@ -1,0 +1,1 @@
+"""Alert notifiers (e-mail, Slack, Teams, Chatter) behind one protocol."""

@@ -1,0 +1,1 @@
+"""Field mappings: spec, closed set of named transforms, compile once, validate against describe."""

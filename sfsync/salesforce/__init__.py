@@ -1,0 +1,1 @@
+"""The Salesforce gateway: auth, client factory, batching, pagination, errors, API budget."""

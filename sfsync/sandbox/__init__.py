@@ -1,0 +1,1 @@
+"""The local Salesforce org: HTTPS server, SQLite storage, SOQL, describe, limits, faults."""

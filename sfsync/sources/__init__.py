@@ -1,0 +1,1 @@
+"""Accounting adapters behind one InvoiceSource protocol."""

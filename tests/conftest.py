@@ -1,0 +1,5 @@
+"""Shared test setup. Each fixture family lives in its own plugin module under tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.services",
+]
