@@ -1,0 +1,1 @@
+"""Alembic migrations of the state store (shipped so an installed sfsync can migrate)."""

@@ -1,0 +1,113 @@
+"""Store fixtures: every store test runs on SQLite and on the real PostgreSQL server.
+
+``store_url`` is an empty database; ``migrated_url`` one at the newest schema, copied from a
+template migrated once per session (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
+PostgreSQL), so each test starts from a clean, fully migrated store.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+
+DIALECTS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def _admin_conninfo(url: str) -> str:
+    parsed = make_url(url)
+    return f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_url: str) -> str:
+    """Name of a PostgreSQL database migrated to head once per session."""
+    name = "sfsync_template"
+    with psycopg.connect(_admin_conninfo(postgres_url), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    upgrade_database(make_url(postgres_url).set(database=name).render_as_string(False))
+    return name
+
+
+def _fresh_postgres_database(request: pytest.FixtureRequest, template: str | None) -> Iterator[str]:
+    server_url: str = request.getfixturevalue("postgres_url")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    clause = f" TEMPLATE {template}" if template else ""
+    with psycopg.connect(_admin_conninfo(server_url), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}{clause}")
+        try:
+            yield make_url(server_url).set(database=name).render_as_string(False)
+        finally:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgres``: the database the test runs on."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def store_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database of the test's dialect."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    yield from _fresh_postgres_database(request, template=None)
+
+
+@pytest.fixture
+def migrated_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a database at the newest schema, of the test's dialect."""
+    if dialect == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "store.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    yield from _fresh_postgres_database(request, request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture
+def engine(migrated_url: str) -> Iterator[Engine]:
+    """An engine on the migrated store, disposed after the test."""
+    built = create_engine_from_url(migrated_url)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the migrated store; uncommitted work is rolled back at the end."""
+    with create_session_factory(engine)() as opened:
+        yield opened
+
+
+@pytest.fixture
+def other_session(engine: Engine) -> Iterator[Session]:
+    """A second, independent session: what another worker would see."""
+    with create_session_factory(engine)() as opened:
+        yield opened
