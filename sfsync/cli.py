@@ -1,44 +1,152 @@
-"""The ``sfsync`` command. Thin: parse arguments, build dependencies, call one function."""
+"""The ``sfsync`` command. Thin: parse arguments, build dependencies, call one function.
+
+Logging is configured once, in the top-level callback, before any sub-command runs. A
+:class:`~sfsync.errors.ConfigError` from any command ends the process with exit status 2 and the
+list of problems (the same list ``sfsync config check`` prints), never a traceback.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 import typer
+from typer.core import TyperGroup
 
+from sfsync import __version__
+from sfsync.errors import ConfigError
+from sfsync.logs import LogFormat, configure_logging, redact_value
 from sfsync.sandbox.cli import app as sandbox_app
 from sfsync.store.cli import app as db_app
 
+CONFIG_ERROR_EXIT = 2
+
+
+class _ConfigErrorReportingGroup(TyperGroup):
+    """The root command group: turns a ConfigError from any sub-command into exit status 2."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context is private
+        try:
+            return super().invoke(ctx)
+        except ConfigError as error:
+            _report_config_error(error)
+            raise typer.Exit(CONFIG_ERROR_EXIT) from error
+
+
+def _report_config_error(error: ConfigError) -> None:
+    """Print the problem list (or the message) to stderr; secrets are masked."""
+    from sfsync.settings import InvalidConfigError, print_problems  # noqa: PLC0415 - lazy, light
+
+    if isinstance(error, InvalidConfigError):
+        print_problems(error.problems, stream=sys.stderr)
+    else:
+        typer.echo(f"configuration error: {redact_value(str(error))}", err=True)
+
+
 app = typer.Typer(
     name="sfsync",
+    cls=_ConfigErrorReportingGroup,
     help="Keep collections work (Cases, Tasks, invoices, promises) inside Salesforce.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-config_app = typer.Typer(help="Configuration: check it before switching anything on.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Configuration: check it before switching anything on.", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Path to sfsync.yaml (default: $SFSYNC_CONFIG or config/sfsync.yaml)."),
+    typer.Option(
+        "--config",
+        "-c",
+        help="Path to sfsync.yaml (default: $SFSYNC_CONFIG or config/sfsync.yaml).",
+    ),
 ]
+
+
+def _show_version(value: bool) -> None:
+    """``--version``: print it and stop before anything else runs."""
+    if value:
+        typer.echo(f"sfsync {__version__}")
+        raise typer.Exit
+
+
+_LOG_FORMATS: dict[str, LogFormat] = {name: name for name in get_args(LogFormat)}
+
+
+def _check_log_format(value: str) -> str:
+    """``--log-format`` must be one of the renderers configure_logging knows."""
+    if value.lower() not in _LOG_FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(_LOG_FORMATS)}")
+    return value.lower()
+
+
+def _check_log_level(value: str) -> str:
+    """``--log-level`` must be a standard level name."""
+    choices = ("DEBUG", "INFO", "WARNING", "ERROR")
+    if value.upper() not in choices:
+        raise typer.BadParameter(f"use one of {', '.join(choices)}")
+    return value.upper()
+
+
+@app.callback()
+def main_callback(
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level",
+            envvar="SFSYNC_LOGGING__LEVEL",
+            callback=_check_log_level,
+            help="DEBUG, INFO, WARNING or ERROR.",
+        ),
+    ] = "INFO",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            envvar="SFSYNC_LOGGING__FORMAT",
+            callback=_check_log_format,
+            help="auto (console on a terminal, JSON otherwise), json or console.",
+        ),
+    ] = "auto",
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Keep collections work (Cases, Tasks, invoices, promises) inside Salesforce."""
+    configure_logging(log_level, _LOG_FORMATS[log_format], sys.stderr)
 
 
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate config/ and report every error at once, with file, key and fix."""
-    from sfsync.settings import run_config_check
+    from sfsync.settings import run_config_check  # noqa: PLC0415 - keep start-up light
 
     raise typer.Exit(run_config_check(config))
+
+
+@config_app.command("show")
+def config_show(config: ConfigOption = None) -> None:
+    """Print the effective settings (YAML plus environment) as JSON, secrets masked."""
+    from sfsync.settings import load_settings  # noqa: PLC0415 - keep start-up light
+
+    settings = load_settings(config)
+    effective = redact_value(settings.model_dump(mode="json"))
+    typer.echo(json.dumps(effective, indent=2, sort_keys=True))
 
 
 @app.command("demo")
 def demo(config: ConfigOption = None) -> None:
     """Run the main job on the embedded default (bundled demo ledger)."""
-    from sfsync.demo import run_demo
+    from sfsync.demo import run_demo  # noqa: PLC0415 - keep start-up light
 
     raise typer.Exit(run_demo(config))
 
