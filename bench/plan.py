@@ -1,0 +1,68 @@
+"""Planning throughput: 1,000,000 invoices across 100,000 customers, streamed, on one core.
+
+Targets: ≤ 20 s wall time and peak RSS < 400 MB. The ledger comes from the demo generator one
+customer at a time and each plan is counted and dropped, so memory stays flat however large the
+ledger (``SFSYNC_BENCH_CUSTOMERS`` changes the size).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+
+from sfsync.cases import plan_customer
+from sfsync.demo import DEMO_DATE, DEMO_SOURCE, generate_ledger, load_policy
+from sfsync.policy import Policy
+
+TARGET_SECONDS = 20.0
+TARGET_RSS_MB = 400.0
+
+
+def run(customers: int, policy: Policy) -> dict[str, float]:
+    """Plan ``customers`` generated customers against empty state; counts and timings."""
+    invoices = accounts = changes = skipped = 0
+    started = time.perf_counter()
+    for row in generate_ledger(customers):
+        invoices += len(row.invoices)
+        planned = plan_customer(
+            DEMO_SOURCE, row.customer, row.invoices, row.payments,
+            states={}, policy=policy, as_of=DEMO_DATE,
+        )  # fmt: skip
+        skipped += len(planned.skipped)
+        for plan in planned.plans:
+            accounts += 1
+            changes += len(plan.invoices) + len(plan.tasks) + (plan.case is not None)
+    seconds = time.perf_counter() - started
+    return {
+        "customers": customers,
+        "accounts": accounts,
+        "invoices": invoices,
+        "changes": changes,
+        "skipped": skipped,
+        "seconds": seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> int:
+    """Print invoices/s and peak RSS; exit 1 when a target is missed."""
+    customers = int(os.environ.get("SFSYNC_BENCH_CUSTOMERS", "100000"))
+    policy = load_policy(Path("config/policy.yaml"))
+    result = run(customers, policy)
+    rate = result["invoices"] / result["seconds"]
+    print(
+        f"plan: {result['invoices']:,.0f} invoices, {result['customers']:,.0f} customers "
+        f"({result['accounts']:,.0f} accounts), {result['changes']:,.0f} changes, "
+        f"{result['skipped']:,.0f} rows skipped"
+    )
+    print(
+        f"plan: {result['seconds']:.1f} s, {rate:,.0f} invoices/s, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB "
+        f"(targets: ≤ {TARGET_SECONDS:.0f} s for 1,000,000 invoices, < {TARGET_RSS_MB:.0f} MB)"
+    )
+    scaled = result["seconds"] * 1_000_000 / max(result["invoices"], 1)
+    met = scaled <= TARGET_SECONDS and result["peak_rss_mb"] < TARGET_RSS_MB
+    print(f"plan: targets {'met' if met else 'MISSED'}")
+    return 0 if met else 1
