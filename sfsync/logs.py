@@ -214,7 +214,11 @@ def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
 
 
 def _shared_processors() -> list[Processor]:
-    """Processors every record passes, from structlog or from the standard library."""
+    """Processors every record passes, from structlog or from the standard library.
+
+    Redaction is last, after exceptions are rendered to text, and runs before the event leaves
+    structlog, so no handler (ours or a library's) ever receives an unredacted structlog event.
+    """
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -224,6 +228,7 @@ def _shared_processors() -> list[Processor]:
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
         structlog.processors.UnicodeDecoder(),
+        redact_secrets,
     ]
 
 
@@ -267,7 +272,6 @@ def configure_logging(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            redact_secrets,
             _renderer(fmt, target),
         ],
     )

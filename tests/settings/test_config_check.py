@@ -1,0 +1,92 @@
+"""``sfsync config check``: sfsync.yaml, policy.yaml and mappings.yaml, every problem at once."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from sfsync.settings import collect_config_problems, print_problems, run_config_check
+
+
+def replace_line(path: Path, old: str, new: str) -> None:
+    """Edit one line of a copied config file (failing if ``old`` is not there)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_number(path: Path, fragment: str) -> int:
+    """The 1-based line of ``path`` that contains ``fragment``."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if fragment in line:
+            return number
+    raise AssertionError(f"{fragment!r} not in {path}")
+
+
+def test_repository_config_is_ok(repo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = run_config_check(repo_config / "sfsync.yaml")
+
+    assert status == 0
+    out = capsys.readouterr().out
+    assert out.startswith("config OK (")
+    assert "policy.yaml" in out
+
+
+def test_problems_in_all_files_are_reported_together(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sfsync_yaml = config_dir / "sfsync.yaml"
+    policy_yaml = config_dir / "policy.yaml"
+    replace_line(sfsync_yaml, "  batch_size: 200", "  batch_sise: 200")
+    replace_line(policy_yaml, "min_balance:", "min_balanse:")
+    (config_dir / "mappings.yaml").write_text("Case:\n  Subject: [unclosed\n", encoding="utf-8")
+
+    status = run_config_check(sfsync_yaml)
+
+    assert status == 1
+    out = capsys.readouterr().out
+    assert out.startswith("3 configuration problems:")
+    batch_line = line_number(sfsync_yaml, "batch_sise")
+    assert f"{sfsync_yaml}:{batch_line}  salesforce.batch_sise" in out
+    assert "fix: rename it to salesforce.batch_size" in out
+    balance_line = line_number(policy_yaml, "min_balanse")
+    assert f"{policy_yaml}:{balance_line}  cadence.min_balanse" in out
+    assert "did you mean cadence.min_balance?" in out
+    assert re.search(rf"{config_dir / 'mappings.yaml'}:\d+  \(syntax\)", out)
+
+
+def test_policy_errors_use_the_policy_models_own_fixes(config_dir: Path) -> None:
+    policy_yaml = config_dir / "policy.yaml"
+    text = policy_yaml.read_text(encoding="utf-8")
+    policy_yaml.write_text(text.replace("offset_days: 7", "offset_days: 1", 1), encoding="utf-8")
+
+    problems = collect_config_problems(config_dir / "sfsync.yaml")
+
+    assert problems, "a repeated offset must be reported"
+    assert all(problem.file == str(policy_yaml) for problem in problems)
+    assert all(problem.line is not None and problem.fix for problem in problems)
+
+
+def test_missing_policy_file_is_a_problem(config_dir: Path) -> None:
+    (config_dir / "policy.yaml").unlink()
+
+    (problem,) = collect_config_problems(config_dir / "sfsync.yaml")
+
+    assert problem.file == str(config_dir / "policy.yaml")
+    assert problem.message == "file not found"
+
+
+def test_printed_list_is_plain_text_without_markup(config_dir: Path) -> None:
+    sfsync_yaml = config_dir / "sfsync.yaml"
+    replace_line(sfsync_yaml, "  level: INFO", "  level: '[bold]loud'")
+    stream = io.StringIO()
+
+    print_problems(collect_config_problems(sfsync_yaml), stream)
+
+    text = stream.getvalue()
+    assert "logging.level" in text
+    assert "\x1b[" not in text
+    assert "fix: set logging.level to one of 'DEBUG', 'INFO', 'WARNING' or 'ERROR'" in text
