@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 from typer.core import TyperGroup
@@ -20,6 +21,9 @@ from sfsync.errors import ConfigError
 from sfsync.logs import LogFormat, configure_logging, redact_value
 from sfsync.sandbox.cli import app as sandbox_app
 from sfsync.store.cli import app as db_app
+
+if TYPE_CHECKING:
+    from sfsync.settings import Settings
 
 CONFIG_ERROR_EXIT = 2
 
@@ -94,15 +98,30 @@ def _check_log_level(value: str) -> str:
     return value.upper()
 
 
+@dataclass(frozen=True)
+class LoggingChoice:
+    """The logging set-up the callback chose, and whether sfsync.yaml may still change it.
+
+    ``--log-level``/``--log-format`` and their ``SFSYNC_LOGGING__*`` variables win; when neither
+    was given, a command that loads sfsync.yaml applies its ``logging`` section.
+    """
+
+    level: str
+    fmt: LogFormat
+    level_from_settings: bool
+    fmt_from_settings: bool
+
+
 @app.callback()
 def main_callback(
+    ctx: typer.Context,
     log_level: Annotated[
         str,
         typer.Option(
             "--log-level",
             envvar="SFSYNC_LOGGING__LEVEL",
             callback=_check_log_level,
-            help="DEBUG, INFO, WARNING or ERROR.",
+            help="DEBUG, INFO, WARNING or ERROR (default: logging.level in sfsync.yaml, or INFO).",
         ),
     ] = "INFO",
     log_format: Annotated[
@@ -122,7 +141,38 @@ def main_callback(
     ] = False,
 ) -> None:
     """Keep collections work (Cases, Tasks, invoices, promises) inside Salesforce."""
-    configure_logging(log_level, _LOG_FORMATS[log_format], sys.stderr)
+    choice = LoggingChoice(
+        level=log_level,
+        fmt=_LOG_FORMATS[log_format],
+        level_from_settings=_is_default(ctx, "log_level"),
+        fmt_from_settings=_is_default(ctx, "log_format"),
+    )
+    configure_logging(choice.level, choice.fmt, sys.stderr)
+    ctx.obj = choice
+
+
+def _is_default(ctx: typer.Context, name: str) -> bool:
+    """True when neither the command line nor the environment gave option ``name``."""
+    source = ctx.get_parameter_source(name)
+    return source is None or source.name == "DEFAULT"
+
+
+def load_command_settings(ctx: typer.Context, config: Path | None) -> Settings:
+    """Load the settings for a command and apply sfsync.yaml's ``logging`` section.
+
+    A ConfigError propagates to the root group, which prints the problems and exits 2.
+    """
+    from sfsync.settings import load_settings  # noqa: PLC0415 - keep start-up light
+
+    settings = load_settings(config)
+    choice = ctx.find_object(LoggingChoice)
+    if choice is not None and (choice.level_from_settings or choice.fmt_from_settings):
+        configure_logging(
+            settings.logging.level if choice.level_from_settings else choice.level,
+            settings.logging.format if choice.fmt_from_settings else choice.fmt,
+            sys.stderr,
+        )
+    return settings
 
 
 @config_app.command("check")
@@ -134,11 +184,9 @@ def config_check(config: ConfigOption = None) -> None:
 
 
 @config_app.command("show")
-def config_show(config: ConfigOption = None) -> None:
+def config_show(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Print the effective settings (YAML plus environment) as JSON, secrets masked."""
-    from sfsync.settings import load_settings  # noqa: PLC0415 - keep start-up light
-
-    settings = load_settings(config)
+    settings = load_command_settings(ctx, config)
     effective = redact_value(settings.model_dump(mode="json"))
     typer.echo(json.dumps(effective, indent=2, sort_keys=True))
 

@@ -769,6 +769,15 @@ def _read_secret_files(
         direct = env_name(path)
         variable = direct + FILE_SUFFIX
         _register_secret_input(path, environment.get(direct))
+        if direct in environment and not environment[direct].strip():
+            problems.append(
+                ConfigProblem(
+                    "environment",
+                    direct,
+                    f"{direct} is set but empty",
+                    f"give {direct} its value, or unset it",
+                )
+            )
         file_name = environment.get(variable)
         if file_name is None:
             continue

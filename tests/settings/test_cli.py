@@ -133,3 +133,21 @@ def test_log_level_comes_from_the_environment(
 
     assert result.exit_code == 0, result.output
     assert logging.getLogger().getEffectiveLevel() == logging.WARNING
+
+
+def test_logging_section_of_sfsync_yaml_applies_unless_an_option_chose(
+    runner: CliRunner, config_dir: Path
+) -> None:
+    sfsync_yaml = config_dir / "sfsync.yaml"
+    text = sfsync_yaml.read_text(encoding="utf-8")
+    sfsync_yaml.write_text(text.replace("  level: INFO", "  level: ERROR"), encoding="utf-8")
+
+    from_file = runner.invoke(app, ["config", "show", "-c", str(sfsync_yaml)])
+    assert from_file.exit_code == 0, from_file.output
+    assert logging.getLogger().getEffectiveLevel() == logging.ERROR
+
+    from_option = runner.invoke(
+        app, ["--log-level", "info", "config", "show", "-c", str(sfsync_yaml)]
+    )
+    assert from_option.exit_code == 0, from_option.output
+    assert logging.getLogger().getEffectiveLevel() == logging.INFO

@@ -7,13 +7,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from sfsync.errors import ConfigError
 from sfsync.logs import REDACTED, redact_text
 from sfsync.settings import (
     ConfigProblem,
     InvalidConfigError,
-    Settings,
     file_capable_keys,
     load_settings,
     secret_keys,
@@ -286,6 +286,7 @@ def test_secret_given_twice_or_in_an_empty_file_is_an_error(
     monkeypatch.setenv("SFSYNC_ALERTS__SMTP__PASSWORD", "one-password")
     monkeypatch.setenv("SFSYNC_ALERTS__SMTP__PASSWORD_FILE", str(empty))
     monkeypatch.setenv("SFSYNC_SALESFORCE__PASSWORD_FILE", str(empty))
+    monkeypatch.setenv("SFSYNC_SALESFORCE__CLIENT_SECRET", " ")
 
     problems = problems_of(path)
 
@@ -294,6 +295,8 @@ def test_secret_given_twice_or_in_an_empty_file_is_an_error(
         "both SFSYNC_ALERTS__SMTP__PASSWORD and SFSYNC_ALERTS__SMTP__PASSWORD_FILE are set"
     )
     assert problem_for(problems, "SFSYNC_SALESFORCE__PASSWORD_FILE").message.endswith("is empty")
+    blank = problem_for(problems, "SFSYNC_SALESFORCE__CLIENT_SECRET")
+    assert blank.message == "SFSYNC_SALESFORCE__CLIENT_SECRET is set but empty"
 
 
 def test_yaml_syntax_error_reports_line_and_column(tmp_path: Path) -> None:
@@ -346,4 +349,10 @@ def test_secret_and_file_capable_keys_cover_every_secret_setting() -> None:
         ("alerts", "teams", "webhook_url"),
     }
     assert ("store", "url") in file_capable_keys()
-    assert Settings.model_config.get("frozen") is True
+
+
+def test_loaded_settings_cannot_be_changed(repo_config: Path) -> None:
+    settings = load_settings(repo_config / "sfsync.yaml")
+
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.salesforce.batch_size = 10  # type: ignore[misc]
