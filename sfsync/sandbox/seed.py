@@ -1,0 +1,116 @@
+"""What a new local org holds before anyone writes: the Organization, an integration user (the
+one every token acts as), a manager with two reps, the collections queues, the Case and Task
+status meanings and default business hours. Accounts and the rest come through the API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sfsync.sandbox.ids import make_id
+from sfsync.sandbox.orgclock import format_datetime
+from sfsync.sandbox.records import OrgRules
+from sfsync.sandbox.storage import OrgStore
+
+CASE_STATUSES = (("New", False, True), ("Working", False, False), ("Escalated", False, False),
+                 ("Closed", True, False))
+TASK_STATUSES = (
+    ("Not Started", False, True),
+    ("In Progress", False, False),
+    ("Completed", True, False),
+    ("Waiting on someone else", False, False),
+    ("Deferred", False, False),
+)
+QUEUES = (("Collections Managers", "Collections_Managers"), ("Disputes", "Disputes"))
+REPS = (("Riley", "Rep", "riley.rep@sfsync.local"), ("Casey", "Rep", "casey.rep@sfsync.local"))
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
+
+
+def is_seeded(store: OrgStore) -> bool:
+    return bool(store.records("Organization", include_deleted=True))
+
+
+def seed_org(store: OrgStore, rules: OrgRules, now: datetime, org_name: str, username: str) -> None:
+    """Write the seed rows in one transaction (only into an empty org)."""
+    stamp = format_datetime(now)
+    with store.transaction() as txn:
+        user_id = make_id("005", txn.next_counter("record_id"))
+
+        def put(sobject: str, prefix: str, values: dict[str, Any], record_id: str | None = None) -> str:
+            obj = rules.object(sobject)
+            if obj is None:
+                return ""
+            new_id = record_id or make_id(prefix, txn.next_counter("record_id"))
+            record = dict(rules.templates[obj.name.lower()])
+            for field_def in obj.fields.values():
+                if field_def.type == "boolean":
+                    record[field_def.name] = False
+            record.update(
+                {
+                    "Id": new_id,
+                    "IsDeleted": False,
+                    "CreatedDate": stamp,
+                    "CreatedById": user_id,
+                    "LastModifiedDate": stamp,
+                    "LastModifiedById": user_id,
+                    "SystemModstamp": stamp,
+                }
+            )
+            if "OwnerId" in record:
+                record["OwnerId"] = user_id
+            record.update({k: v for k, v in values.items() if k in record})
+            txn.put(obj.name, record)
+            return new_id
+
+        put(
+            "Organization",
+            "00D",
+            {
+                "Name": org_name,
+                "IsSandbox": True,
+                "TimeZoneSidKey": "GMT",
+                "InstanceName": "LOCAL",
+                "OrganizationType": "Enterprise Edition",
+            },
+        )
+        person = {"IsActive": True, "TimeZoneSidKey": "GMT"}
+        put(
+            "User",
+            "005",
+            {**person, "Username": username, "FirstName": "sfsync", "LastName": "Integration",
+             "Name": "sfsync Integration", "Email": username},
+            record_id=user_id,
+        )
+        manager_id = put(
+            "User",
+            "005",
+            {**person, "Username": "morgan.manager@sfsync.local", "FirstName": "Morgan",
+             "LastName": "Manager", "Name": "Morgan Manager",
+             "Email": "morgan.manager@sfsync.local"},
+        )
+        for first, last, email in REPS:
+            put(
+                "User",
+                "005",
+                {**person, "Username": email, "FirstName": first, "LastName": last,
+                 "Name": f"{first} {last}", "Email": email, "ManagerId": manager_id},
+            )
+        for name, developer_name in QUEUES:
+            put("Group", "00G", {"Name": name, "DeveloperName": developer_name, "Type": "Queue"})
+        for sobject, statuses in (("CaseStatus", CASE_STATUSES), ("TaskStatus", TASK_STATUSES)):
+            for order, (label, closed, default) in enumerate(statuses, start=1):
+                put(
+                    sobject,
+                    "01J",
+                    {"MasterLabel": label, "ApiName": label, "SortOrder": order,
+                     "IsClosed": closed, "IsDefault": default},
+                )
+        hours = {f"{day}{edge}": t for day in WEEKDAYS
+                 for edge, t in (("StartTime", "09:00:00.000Z"), ("EndTime", "17:00:00.000Z"))}
+        put(
+            "BusinessHours",
+            "01m",
+            {"Name": "Default", "IsActive": True, "IsDefault": True, "TimeZoneSidKey": "GMT",
+             **hours},
+        )
