@@ -147,7 +147,7 @@ def main_callback(
         level_from_settings=_is_default(ctx, "log_level"),
         fmt_from_settings=_is_default(ctx, "log_format"),
     )
-    configure_logging(choice.level, choice.fmt, sys.stderr)
+    configure_logging(choice.level, choice.fmt)
     ctx.obj = choice
 
 
@@ -170,7 +170,6 @@ def load_command_settings(ctx: typer.Context, config: Path | None) -> Settings:
         configure_logging(
             settings.logging.level if choice.level_from_settings else choice.level,
             settings.logging.format if choice.fmt_from_settings else choice.fmt,
-            sys.stderr,
         )
     return settings
 

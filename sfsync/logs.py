@@ -248,6 +248,25 @@ def _is_tty(stream: TextIO) -> bool:
     return bool(isatty()) if callable(isatty) else False
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record.
+
+    A handler bound to the stream object of start-up would keep writing to a stream a test
+    runner (or a daemonising wrapper) has since replaced and closed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """The stream is always the current sys.stderr; assignments are ignored."""
+
+
 class _LoggingState:
     """What :func:`configure_logging` installed, so a second call replaces rather than adds."""
 
@@ -261,7 +280,8 @@ def configure_logging(
     """Configure structlog and the standard library's logging for this process.
 
     Idempotent: calling it again (a CLI callback, a worker start-up, a test) replaces the one
-    handler it installed instead of adding another, so no line is ever written twice.
+    handler it installed instead of adding another, so no line is ever written twice. Without
+    ``stream`` lines go to the current ``sys.stderr``, looked up at each line.
     """
     target = stream if stream is not None else sys.stderr
     numeric_level = logging.getLevelNamesMapping().get(level.upper())
@@ -275,7 +295,9 @@ def configure_logging(
             _renderer(fmt, target),
         ],
     )
-    handler = logging.StreamHandler(target)
+    handler: logging.Handler = (
+        logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
+    )
     handler.setFormatter(formatter)
     root = logging.getLogger()
     if _LoggingState.handler is not None:

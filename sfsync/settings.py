@@ -54,7 +54,7 @@ from rich.console import Console
 from rich.text import Text
 
 from sfsync.errors import ConfigError
-from sfsync.logs import register_secret
+from sfsync.logs import get_logger, register_secret
 
 ENV_PREFIX = "SFSYNC_"
 ENV_NESTED_DELIMITER = "__"
@@ -66,6 +66,8 @@ FILE_SUFFIX = "_FILE"
 CREDENTIAL_URL_KEYS: frozenset[tuple[str, ...]] = frozenset(
     {("store", "url"), ("source", "sql", "url"), ("redis", "url")}
 )
+
+_log = get_logger(__name__)
 
 #: Hosts of the shared login endpoints, which the client-credentials flow refuses.
 _SHARED_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
@@ -1019,6 +1021,14 @@ def load_settings(path: Path | None = None) -> Settings:
     settings, problems = _load(path)
     if problems or settings is None:
         raise InvalidConfigError(problems)
+    _log.debug(
+        "settings_loaded",
+        config=str(resolve_config_path(path)),
+        source_kind=settings.source.kind,
+        store_url=settings.store.url,
+        embedded=settings.embedded.enabled,
+        salesforce_auth=settings.salesforce.auth,
+    )
     return settings
 
 

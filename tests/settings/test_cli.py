@@ -151,3 +151,21 @@ def test_logging_section_of_sfsync_yaml_applies_unless_an_option_chose(
     )
     assert from_option.exit_code == 0, from_option.output
     assert logging.getLogger().getEffectiveLevel() == logging.INFO
+
+
+def test_command_logs_reach_stderr_without_secrets(
+    runner: CliRunner, config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SFSYNC_STORE__URL", "postgresql+psycopg://ar:db-pass-42@127.0.0.1/ar")
+
+    options = ["--log-level", "debug", "--log-format", "json"]
+    command = ["config", "show", "-c", str(config_dir / "sfsync.yaml")]
+
+    result = runner.invoke(app, [*options, *command])
+
+    assert result.exit_code == 0, result.output
+    (line,) = (line for line in result.stderr.splitlines() if "settings_loaded" in line)
+    event = json.loads(line)
+    assert event["store_url"] == "postgresql+psycopg://ar:[REDACTED]@127.0.0.1/ar"
+    assert event["level"] == "debug"
+    assert "db-pass-42" not in result.output
