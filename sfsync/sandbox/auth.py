@@ -155,7 +155,11 @@ class TokenEndpoint:
                 assertion,
                 self._jwt_key,
                 algorithms=["RS256"],
-                options={"verify_exp": False, "verify_aud": False, "require": ["iss", "sub", "aud"]},
+                options={
+                    "verify_exp": False,
+                    "verify_aud": False,
+                    "require": ["iss", "sub", "aud"],
+                },
             )
         except jwt.PyJWTError:
             raise OAuthError("invalid_grant", "invalid assertion") from None
@@ -187,6 +191,7 @@ def _client_from(form: Mapping[str, str], authorization: str | None) -> tuple[st
 def token_response(
     session: Session,
     grant: TokenGrant,
+    *,
     instance_url: str,
     org_id: str,
     issued_at: datetime,
@@ -196,9 +201,7 @@ def token_response(
     milliseconds as a string, ``signature`` is HMAC-SHA256(id + issued_at) as Salesforce signs."""
     identity = f"{instance_url}/id/{org_id}/{session.user_id}"
     issued = str(int(issued_at.timestamp() * 1000))
-    digest = hmac.new(
-        client_secret.encode(), (identity + issued).encode(), hashlib.sha256
-    ).digest()
+    digest = hmac.new(client_secret.encode(), (identity + issued).encode(), hashlib.sha256).digest()
     body = {
         "access_token": session.token,
         "instance_url": instance_url.rstrip("/"),

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfsync.sandbox.errors import ApiError, RecordError
+from sfsync.sandbox.errors import ApiError, MultipleMatchesError, RecordError
 from sfsync.sandbox.exchange import Context, Response
 from sfsync.sandbox.ids import make_id
 from sfsync.sandbox.query import run_query
@@ -85,7 +85,9 @@ def _job_or_404(ctx: Context, job_id: str, kind: str) -> BulkJob:
     return job
 
 
-def _base_info(ctx: Context, job_id: str, operation: str, sobject: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def _base_info(
+    ctx: Context, job_id: str, operation: str, sobject: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
     now = ctx.org.format_now()
     return {
         "id": job_id,
@@ -105,7 +107,9 @@ def _base_info(ctx: Context, job_id: str, operation: str, sobject: str, body: Ma
 
 def _check_format(body: Mapping[str, Any]) -> None:
     if str(body.get("columnDelimiter") or "COMMA") not in _DELIMITERS:
-        raise ApiError(400, "INVALIDJOB", f"Invalid column delimiter: {body.get('columnDelimiter')}")
+        raise ApiError(
+            400, "INVALIDJOB", f"Invalid column delimiter: {body.get('columnDelimiter')}"
+        )
     if str(body.get("lineEnding") or "LF") not in _LINE_ENDINGS:
         raise ApiError(400, "INVALIDJOB", f"Invalid line ending: {body.get('lineEnding')}")
     if str(body.get("contentType") or "CSV") != "CSV":
@@ -122,7 +126,9 @@ def post_ingest_job(ctx: Context, _: Mapping[str, str]) -> Response:
         raise ApiError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
     obj = ctx.org.rules.object(str(body.get("object") or ""))
     if obj is None:
-        raise ApiError(400, "INVALIDJOB", f"InvalidJob : Unable to find object: {body.get('object')}")
+        raise ApiError(
+            400, "INVALIDJOB", f"InvalidJob : Unable to find object: {body.get('object')}"
+        )
     _check_format(body)
     job_id = ctx.org.bulk.new_id()
     info = _base_info(ctx, job_id, operation, obj.name, body)
@@ -162,7 +168,9 @@ def put_ingest_batch(ctx: Context, params: Mapping[str, str]) -> Response:
     content_type = (ctx.request.header("Content-Type") or "").split(";")[0].strip().lower()
     if content_type != "text/csv":
         raise ApiError(
-            415, "UNSUPPORTED_MEDIA_TYPE", f"Content type {content_type or 'none'} not supported; use text/csv"
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"Content type {content_type or 'none'} not supported; use text/csv",
         )
     if job.info["state"] != "Open" or job.csv_data is not None:
         raise ApiError(
@@ -200,9 +208,7 @@ def ingest_job(ctx: Context, params: Mapping[str, str]) -> Response:
         accepted = dict(job.info)
         _process_ingest(ctx, job)
         return Response.json(200, accepted)
-    raise ApiError(
-        409, "INVALIDJOBSTATE", f"Invalid state transition from {current} to {wanted}"
-    )
+    raise ApiError(409, "INVALIDJOBSTATE", f"Invalid state transition from {current} to {wanted}")
 
 
 def _set_state(ctx: Context, job: BulkJob, state: str) -> None:
@@ -273,49 +279,48 @@ def _row_body(header: list[str], row: list[str]) -> dict[str, Any]:
     return body
 
 
-def _process_row(ctx: Context, job: BulkJob, obj: ObjectDef, header: list[str], row: list[str]) -> None:
-    operation = job.info["operation"]
-    body = _row_body(header, row)
-    writer = ctx.writer
-    record_id = ""
+def _process_row(
+    ctx: Context, job: BulkJob, obj: ObjectDef, header: list[str], row: list[str]
+) -> None:
+    """One CSV row, atomic on its own: its outcome goes to the successful or failed results."""
     try:
-        if operation in {"delete", "hardDelete"}:
-            raw_id = str(body.get("Id") or body.get("id") or "")
-            if operation == "delete":
-                record_id = writer.delete(obj, raw_id, 400)
-            else:
-                record_id = writer.hard_delete(obj, raw_id)
-            created = False
-        else:
-            prepared = prepare(ctx.org.rules, obj, body)
-            if operation == "insert":
-                record_id, created = writer.create(prepared), True
-            elif operation == "update":
-                prepared.id_given = False
-                record_id, created = writer.update(prepared, prepared.record_id or "", 400), False
-            else:
-                key = obj.field(job.info["externalIdFieldName"])
-                assert key is not None  # noqa: S101 - checked when the job was created
-                value = prepared.values.get(key.name) if key.name != "Id" else prepared.record_id
-                if value is None:
-                    raise RecordError("MISSING_ARGUMENT", f"{key.name} not specified", (key.name,))
-                prepared.id_given = False
-                record_id, created = writer.upsert(prepared, key, value)
+        record_id, created = _apply_row(ctx, job, obj, _row_body(header, row))
     except RecordError as exc:
-        job.failed.append([record_id, _error_text(exc.code, exc.message, exc.fields), *row])
+        job.failed.append(["", _error_text(exc.code, exc.message, exc.fields), *row])
         return
     except ApiError as exc:
-        job.failed.append([record_id, _error_text(exc.code, exc.message, exc.fields or ()), *row])
+        job.failed.append(["", _error_text(exc.code, exc.message, exc.fields or ()), *row])
         return
-    except Exception as exc:
-        from sfsync.sandbox.errors import MultipleMatchesError  # noqa: PLC0415
-
-        if not isinstance(exc, MultipleMatchesError):
-            raise
+    except MultipleMatchesError as exc:
         message = f"more than one record found for external id field: {exc.ids}"
         job.failed.append(["", _error_text("DUPLICATE_EXTERNAL_ID", message, ()), *row])
         return
     job.successful.append([record_id, "true" if created else "false", *row])
+
+
+def _apply_row(
+    ctx: Context, job: BulkJob, obj: ObjectDef, body: dict[str, Any]
+) -> tuple[str, bool]:
+    """Run the job's operation on one row; returns ``(id, created)``."""
+    operation = job.info["operation"]
+    writer = ctx.writer
+    if operation == "delete":
+        return writer.delete(obj, str(body.get("Id") or body.get("id") or ""), 400), False
+    if operation == "hardDelete":
+        return writer.hard_delete(obj, str(body.get("Id") or body.get("id") or "")), False
+    prepared = prepare(ctx.org.rules, obj, body)
+    if operation == "insert":
+        return writer.create(prepared), True
+    prepared.id_given = False
+    if operation == "update":
+        return writer.update(prepared, prepared.record_id or "", 400), False
+    key = obj.field(job.info["externalIdFieldName"])
+    if key is None:
+        raise RecordError("INVALID_FIELD", "The job's external id field is gone", ())
+    value = prepared.values.get(key.name) if key.name != "Id" else prepared.record_id
+    if value is None:
+        raise RecordError("MISSING_ARGUMENT", f"{key.name} not specified", (key.name,))
+    return writer.upsert(prepared, key, value)
 
 
 def _error_text(code: str, message: str, fields: tuple[str, ...]) -> str:
@@ -372,7 +377,9 @@ def post_query_job(ctx: Context, _: Mapping[str, str]) -> Response:
     )
     accepted = dict(info)
     job = BulkJob(info=info, kind="query", query_columns=columns)
-    job.query_rows = [[_cell(_path(r, c)) for c in columns] for r in records] if not is_count else []
+    job.query_rows = (
+        [[_cell(_path(r, c)) for c in columns] for r in records] if not is_count else []
+    )
     info["state"] = "JobComplete"
     info["numberRecordsProcessed"] = len(job.query_rows) if not is_count else total
     ctx.org.bulk.jobs[job_id] = job

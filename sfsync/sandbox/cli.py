@@ -15,7 +15,9 @@ DEFAULT_DATA_DIR = Path("var/org")
 @app.command("serve")
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8443,
-    data: Annotated[Path, typer.Option("--data", help="Data directory (records, certificates, org.json).")] = DEFAULT_DATA_DIR,
+    data: Annotated[
+        Path, typer.Option("--data", help="Data directory (records, certificates, org.json).")
+    ] = DEFAULT_DATA_DIR,
     schema_dir: Annotated[
         Path | None, typer.Option("--schema", help="SFDX project to read the schema from.")
     ] = None,

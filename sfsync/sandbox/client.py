@@ -35,7 +35,7 @@ class LocalOrgSession(requests.Session):
             return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, parts.fragment))
         return url
 
-    def request(  # type: ignore[override]  # requests types every keyword; we pass them on
+    def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         target = url.decode() if isinstance(url, bytes) else url

@@ -57,9 +57,7 @@ def _flag(value: Any) -> bool:
 def _records_of(body: Mapping[str, Any]) -> list[Any]:
     records = body.get("records")
     if not isinstance(records, list):
-        raise ApiError(
-            400, "JSON_PARSER_ERROR", "The request body must have a 'records' array."
-        )
+        raise ApiError(400, "JSON_PARSER_ERROR", "The request body must have a 'records' array.")
     if len(records) > MAX_COLLECTION:
         raise _exceeded()
     return records
@@ -136,7 +134,11 @@ def patch_collection(ctx: Context, _: Mapping[str, str]) -> Response:
             if not item.record_id:
                 raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", ())
             item.id_given = False
-            return {"id": ctx.writer.update(item, item.record_id, 400), "success": True, "errors": []}
+            return {
+                "id": ctx.writer.update(item, item.record_id, 400),
+                "success": True,
+                "errors": [],
+            }
 
         return run
 
@@ -291,14 +293,16 @@ def _substitute(value: Any, results: Mapping[str, Any]) -> Any:
 class _InvalidReferenceError(Exception):
     def __init__(self, reference: str, known: list[str]) -> None:
         super().__init__(reference, known)
-        ref = reference.split(".")[0]
+        ref = reference.split(".", maxsplit=1)[0]
         self.message = (
             f"Invalid reference specified. No value for {reference} found in {ref}. "
             f"Provided referenceId ids: {known}"
         )
 
 
-def _subrequest(ctx: Context, method: str, url: str, body: Any, headers: Mapping[str, str]) -> Request:
+def _subrequest(
+    ctx: Context, method: str, url: str, body: Any, headers: Mapping[str, str]
+) -> Request:
     parts = urlsplit(url)
     return Request(
         method=method.upper(),
@@ -364,7 +368,9 @@ def post_composite(ctx: Context, _: Mapping[str, str]) -> Response:
     return Response.json(200, {"compositeResponse": out})
 
 
-def _halted(out: list[dict[str, Any]], subrequests: list[Any], failed_at: int) -> list[dict[str, Any]]:
+def _halted(
+    out: list[dict[str, Any]], subrequests: list[Any], failed_at: int
+) -> list[dict[str, Any]]:
     halted_body = [
         {
             "errorCode": "PROCESSING_HALTED",
@@ -419,9 +425,7 @@ def post_batch(ctx: Context, _: Mapping[str, str]) -> Response:
             )
             continue
         url = "/services/data/" + str(sub.get("url", "")).lstrip("/")
-        request = _subrequest(
-            ctx, str(sub.get("method", "GET")), url, sub.get("richInput"), {}
-        )
+        request = _subrequest(ctx, str(sub.get("method", "GET")), url, sub.get("richInput"), {})
         savepoint = txn.savepoint()
         response = ctx.org.dispatch_subrequest(ctx, request)
         if response.status >= 400:

@@ -10,7 +10,6 @@ Every response under ``/services/data/vXX.X`` carries ``Sforce-Limit-Info``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
@@ -289,10 +288,10 @@ class LocalOrg:
         body = token_response(
             session,
             grant,
-            self.instance_url,
-            self.org_id,
-            self.clock.now(),
-            self.config.client_secret,
+            instance_url=self.instance_url,
+            org_id=self.org_id,
+            issued_at=self.clock.now(),
+            client_secret=self.config.client_secret,
         )
         return Response.json(200, body)
 

@@ -69,7 +69,9 @@ def batch_size(ctx: Context) -> int:
     return max(MIN_BATCH, min(MAX_BATCH, int(match.group(1))))
 
 
-def run_query(ctx: Context, text: str, include_deleted: bool) -> tuple[int, list[dict[str, Any]], bool]:
+def run_query(
+    ctx: Context, text: str, include_deleted: bool
+) -> tuple[int, list[dict[str, Any]], bool]:
     """``(totalSize, records, is_count)`` for a SOQL text; engine errors become 400s."""
     org = ctx.org
     try:

@@ -20,7 +20,7 @@ from sfsync.sandbox.faults import FaultController
 from sfsync.sandbox.ids import make_id, normalize_id
 from sfsync.sandbox.orgclock import format_datetime
 from sfsync.sandbox.schema import FieldDef, ObjectDef, Schema
-from sfsync.sandbox.storage import Record, Transaction
+from sfsync.sandbox.storage import OrgStore, Record, Transaction
 from sfsync.sandbox.values import ValueParseError, parse_value
 
 _TEXT_TYPES = frozenset(
@@ -36,7 +36,7 @@ _CLOSED_FALLBACK = {"Case": {"Closed"}, "Task": {"Completed"}}
 
 @dataclass(frozen=True)
 class ExternalReference:
-    """A lookup given by the parent's external id, e.g. ``"Account": {"Accounting_Id__c": "C1"}``."""
+    """A lookup given by the parent's external id: ``"Account": {"Accounting_Id__c": "C1"}``."""
 
     target: ObjectDef
     key_field: FieldDef
@@ -142,7 +142,7 @@ class RecordWriter:
     faults: FaultController
 
     @property
-    def store(self) -> Any:
+    def store(self) -> OrgStore:
         return self.txn.store
 
     # --- lookups -----------------------------------------------------------------------------
@@ -231,7 +231,9 @@ class RecordWriter:
         self.txn.put(obj.name, record)
         return record_id
 
-    def upsert(self, prepared: PreparedRecord, key_field: FieldDef, key_value: Any) -> tuple[str, bool]:
+    def upsert(
+        self, prepared: PreparedRecord, key_field: FieldDef, key_value: Any
+    ) -> tuple[str, bool]:
         """Update the one record whose ``key_field`` is ``key_value``, or create it; returns
         ``(id, created)``. Several matches raise :class:`MultipleMatchesError`."""
         obj = prepared.obj
@@ -257,7 +259,7 @@ class RecordWriter:
         """Move a record to the recycle bin (IsDeleted); queryAll still sees it."""
         old = self.live_record(obj, raw_id, status)
         record_id: str = old["Id"]
-        sobject: str = self.store.sobject_of(record_id)
+        sobject = self.store.sobject_of(record_id) or ""
         target = self.rules.object(sobject)
         if target is None or not target.deletable:
             raise RecordError(
@@ -397,14 +399,14 @@ class RecordWriter:
                     f"{field_def.label}: bad value for restricted picklist field: {value}",
                     (field_def.name,),
                 )
-        if isinstance(value, str) and field_def.length and kind not in {"reference", "id"}:
-            if len(value) > field_def.length:
-                raise RecordError(
-                    "STRING_TOO_LONG",
-                    f"{field_def.label}: data value too large: {value[:100]} "
-                    f"(max length={field_def.length})",
-                    (field_def.name,),
-                )
+        too_long = isinstance(value, str) and field_def.length and len(value) > field_def.length
+        if too_long and kind not in {"reference", "id"}:
+            raise RecordError(
+                "STRING_TOO_LONG",
+                f"{field_def.label}: data value too large: {value[:100]} "
+                f"(max length={field_def.length})",
+                (field_def.name,),
+            )
         if kind == "email" and not _EMAIL_RE.match(value):
             raise RecordError(
                 "INVALID_EMAIL_ADDRESS",
@@ -437,9 +439,7 @@ class RecordWriter:
                 (field_def.name,),
             )
         if row.get("IsDeleted"):
-            raise RecordError(
-                "ENTITY_IS_DELETED", f"entity is deleted: {value}", (field_def.name,)
-            )
+            raise RecordError("ENTITY_IS_DELETED", f"entity is deleted: {value}", (field_def.name,))
 
     def _check_unique(self, obj: ObjectDef, record: Mapping[str, Any]) -> None:
         for field_def in obj.fields.values():
@@ -460,7 +460,9 @@ class RecordWriter:
 
     # --- derived fields ----------------------------------------------------------------------
 
-    def _derive(self, obj: ObjectDef, record: dict[str, Any], old: Mapping[str, Any] | None) -> None:
+    def _derive(
+        self, obj: ObjectDef, record: dict[str, Any], old: Mapping[str, Any] | None
+    ) -> None:
         """Fields the org computes: normalised references, names, autonumbers, closed state."""
         for field_def in obj.fields.values():
             value = record.get(field_def.name)

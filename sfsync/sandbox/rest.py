@@ -54,9 +54,7 @@ def requested_fields(obj: ObjectDef, spec: str | None) -> list[FieldDef] | None:
             continue
         field_def = obj.field(name)
         if field_def is None:
-            raise ApiError(
-                400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'"
-            )
+            raise ApiError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'")
         chosen.append(field_def)
     return chosen
 
@@ -203,10 +201,14 @@ def external_id_resource(ctx: Context, params: Mapping[str, str]) -> Response:
         return Response.empty(204)
     if method != "GET":
         raise ApiError(
-            405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,DELETE"
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,DELETE",
         )
     fields = requested_fields(obj, ctx.request.query.get("fields"))
-    return Response.json(200, render_record(ctx, obj, ctx.org.store.get(matches[0]), fields))
+    return Response.json(
+        200, render_record(ctx, obj, ctx.writer.live_record(obj, matches[0]), fields)
+    )
 
 
 def _upsert(ctx: Context, obj: ObjectDef, key_field: FieldDef, value: Any) -> Response:
@@ -242,9 +244,7 @@ def get_deleted_or_updated(ctx: Context, params: Mapping[str, str]) -> Response:
     start = parse_datetime(ctx.request.query.get("start", ""))
     end = parse_datetime(ctx.request.query.get("end", ""))
     if start is None or end is None:
-        raise ApiError(
-            400, "INVALID_REPLICATION_DATE", "start and end must be ISO 8601 datetimes"
-        )
+        raise ApiError(400, "INVALID_REPLICATION_DATE", "start and end must be ISO 8601 datetimes")
     deleted = params["kind"] == "deleted"
     rows = []
     for row in ctx.org.store.records(obj.name, include_deleted=deleted):

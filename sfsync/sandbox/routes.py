@@ -68,7 +68,9 @@ ROUTES: tuple[Route, ...] = (
     _route(rf"/composite/sobjects/{_OBJ}/(?P<field>\w+)", PATCH=composite.upsert_collection),
     _route(r"/composite", POST=composite.post_composite),
     _route(r"/jobs/ingest", POST=bulk.post_ingest_job, GET=bulk.list_ingest_jobs),
-    _route(rf"/jobs/ingest/{_JOB}", GET=bulk.ingest_job, PATCH=bulk.ingest_job, DELETE=bulk.ingest_job),
+    _route(
+        rf"/jobs/ingest/{_JOB}", GET=bulk.ingest_job, PATCH=bulk.ingest_job, DELETE=bulk.ingest_job
+    ),
     _route(rf"/jobs/ingest/{_JOB}/batches", "csv", PUT=bulk.put_ingest_batch),
     _route(
         rf"/jobs/ingest/{_JOB}/(?P<kind>successfulResults|failedResults|unprocessedRecords)",

@@ -13,8 +13,12 @@ from sfsync.sandbox.orgclock import format_datetime
 from sfsync.sandbox.records import OrgRules
 from sfsync.sandbox.storage import OrgStore
 
-CASE_STATUSES = (("New", False, True), ("Working", False, False), ("Escalated", False, False),
-                 ("Closed", True, False))
+CASE_STATUSES = (
+    ("New", False, True),
+    ("Working", False, False),
+    ("Escalated", False, False),
+    ("Closed", True, False),
+)
 TASK_STATUSES = (
     ("Not Started", False, True),
     ("In Progress", False, False),
@@ -37,7 +41,9 @@ def seed_org(store: OrgStore, rules: OrgRules, now: datetime, org_name: str, use
     with store.transaction() as txn:
         user_id = make_id("005", txn.next_counter("record_id"))
 
-        def put(sobject: str, prefix: str, values: dict[str, Any], record_id: str | None = None) -> str:
+        def put(
+            sobject: str, prefix: str, values: dict[str, Any], record_id: str | None = None
+        ) -> str:
             obj = rules.object(sobject)
             if obj is None:
                 return ""
@@ -78,23 +84,41 @@ def seed_org(store: OrgStore, rules: OrgRules, now: datetime, org_name: str, use
         put(
             "User",
             "005",
-            {**person, "Username": username, "FirstName": "sfsync", "LastName": "Integration",
-             "Name": "sfsync Integration", "Email": username},
+            {
+                **person,
+                "Username": username,
+                "FirstName": "sfsync",
+                "LastName": "Integration",
+                "Name": "sfsync Integration",
+                "Email": username,
+            },
             record_id=user_id,
         )
         manager_id = put(
             "User",
             "005",
-            {**person, "Username": "morgan.manager@sfsync.local", "FirstName": "Morgan",
-             "LastName": "Manager", "Name": "Morgan Manager",
-             "Email": "morgan.manager@sfsync.local"},
+            {
+                **person,
+                "Username": "morgan.manager@sfsync.local",
+                "FirstName": "Morgan",
+                "LastName": "Manager",
+                "Name": "Morgan Manager",
+                "Email": "morgan.manager@sfsync.local",
+            },
         )
         for first, last, email in REPS:
             put(
                 "User",
                 "005",
-                {**person, "Username": email, "FirstName": first, "LastName": last,
-                 "Name": f"{first} {last}", "Email": email, "ManagerId": manager_id},
+                {
+                    **person,
+                    "Username": email,
+                    "FirstName": first,
+                    "LastName": last,
+                    "Name": f"{first} {last}",
+                    "Email": email,
+                    "ManagerId": manager_id,
+                },
             )
         for name, developer_name in QUEUES:
             put("Group", "00G", {"Name": name, "DeveloperName": developer_name, "Type": "Queue"})
@@ -103,14 +127,27 @@ def seed_org(store: OrgStore, rules: OrgRules, now: datetime, org_name: str, use
                 put(
                     sobject,
                     "01J",
-                    {"MasterLabel": label, "ApiName": label, "SortOrder": order,
-                     "IsClosed": closed, "IsDefault": default},
+                    {
+                        "MasterLabel": label,
+                        "ApiName": label,
+                        "SortOrder": order,
+                        "IsClosed": closed,
+                        "IsDefault": default,
+                    },
                 )
-        hours = {f"{day}{edge}": t for day in WEEKDAYS
-                 for edge, t in (("StartTime", "09:00:00.000Z"), ("EndTime", "17:00:00.000Z"))}
+        hours = {
+            f"{day}{edge}": t
+            for day in WEEKDAYS
+            for edge, t in (("StartTime", "09:00:00.000Z"), ("EndTime", "17:00:00.000Z"))
+        }
         put(
             "BusinessHours",
             "01m",
-            {"Name": "Default", "IsActive": True, "IsDefault": True, "TimeZoneSidKey": "GMT",
-             **hours},
+            {
+                "Name": "Default",
+                "IsActive": True,
+                "IsDefault": True,
+                "TimeZoneSidKey": "GMT",
+                **hours,
+            },
         )

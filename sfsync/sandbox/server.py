@@ -39,7 +39,7 @@ class OrgRequestHandler(BaseHTTPRequestHandler):
     timeout = IDLE_TIMEOUT_SECONDS
     server: OrgHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: request lines may carry ids and query text; the org logs errors itself."""
 
     def do_GET(self) -> None:
@@ -59,7 +59,11 @@ class OrgRequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         if len(self.path.encode("utf-8", "replace")) > MAX_URI_BYTES:
-            self._refuse(ApiError(414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI_BYTES} bytes."))
+            self._refuse(
+                ApiError(
+                    414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI_BYTES} bytes."
+                )
+            )
             return
         header_bytes = sum(len(k) + len(v) + 4 for k, v in self.headers.items())
         if len(self.path) + header_bytes > MAX_URI_BYTES:
@@ -104,7 +108,7 @@ class OrgRequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _read_chunked(self) -> bytes | None:
-        chunks = []
+        chunks: list[bytes] = []
         total = 0
         while True:
             size_line = self.rfile.readline(1024)
@@ -119,7 +123,9 @@ class OrgRequestHandler(BaseHTTPRequestHandler):
                 return b"".join(chunks)
             total += size
             if total > MAX_BODY_BYTES:
-                self._refuse(ApiError(413, "REQUEST_ENTITY_TOO_LARGE", "The request body is too large"))
+                self._refuse(
+                    ApiError(413, "REQUEST_ENTITY_TOO_LARGE", "The request body is too large")
+                )
                 return None
             chunks.append(self.rfile.read(size))
             self.rfile.readline(16)
@@ -193,7 +199,10 @@ class OrgServer:
 
     def start(self) -> OrgServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="local-org", kwargs={"poll_interval": 0.2}, daemon=True
+            target=self._httpd.serve_forever,
+            name="local-org",
+            kwargs={"poll_interval": 0.2},
+            daemon=True,
         )
         self._thread.start()
         return self

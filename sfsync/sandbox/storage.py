@@ -26,12 +26,16 @@ from sfsync.sandbox.schema import ObjectDef, Schema
 Record = Mapping[str, Any]
 
 _DDL = (
-    "CREATE TABLE IF NOT EXISTS records ("
-    " id TEXT PRIMARY KEY, sobject TEXT NOT NULL, body TEXT NOT NULL)",
+    (
+        "CREATE TABLE IF NOT EXISTS records ("
+        " id TEXT PRIMARY KEY, sobject TEXT NOT NULL, body TEXT NOT NULL)"
+    ),
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sessions ("
-    " token TEXT PRIMARY KEY, user_id TEXT NOT NULL, issued_at TEXT NOT NULL,"
-    " expires_at TEXT NOT NULL)",
+    (
+        "CREATE TABLE IF NOT EXISTS sessions ("
+        " token TEXT PRIMARY KEY, user_id TEXT NOT NULL, issued_at TEXT NOT NULL,"
+        " expires_at TEXT NOT NULL)"
+    ),
 )
 
 
@@ -60,9 +64,7 @@ class OrgStore:
         self._by_object: dict[str, dict[str, Record]] = {}
         self._indexed: dict[str, tuple[tuple[str, bool], ...]] = {
             name: tuple(
-                (f.name, f.case_sensitive)
-                for f in obj.fields.values()
-                if f.external_id or f.unique
+                (f.name, f.case_sensitive) for f in obj.fields.values() if f.external_id or f.unique
             )
             for name, obj in schema.objects.items()
         }
@@ -94,7 +96,7 @@ class OrgStore:
         """Any stored row by its 18-character id, deleted or not."""
         return self._records.get(record_id)
 
-    def records(self, sobject: str, include_deleted: bool) -> Iterable[Record]:
+    def records(self, sobject: str, include_deleted: bool) -> list[Record]:
         """Every row of ``sobject`` in creation order; deleted rows only when asked."""
         rows = self._by_object.get(sobject.lower(), {})
         if include_deleted:
@@ -300,7 +302,7 @@ class Transaction:
         """Store ``record`` as the new current ``sobject`` row for its id."""
         record_id: str = record["Id"]
         self._journal.append((record_id, self.store.get(record_id), sobject))
-        self.store._apply(record_id, record, sobject)  # noqa: SLF001 - the store's own journal
+        self.store._apply(record_id, record, sobject)
 
     def remove(self, record_id: str) -> None:
         """Erase a row entirely (hard delete)."""
@@ -308,7 +310,7 @@ class Transaction:
         if sobject is None:
             return
         self._journal.append((record_id, self.store.get(record_id), sobject))
-        self.store._apply(record_id, None, sobject)  # noqa: SLF001
+        self.store._apply(record_id, None, sobject)
 
     def next_counter(self, name: str) -> int:
         self.counters_changed = True
@@ -321,7 +323,7 @@ class Transaction:
         """Undo every write made after ``savepoint``, newest first."""
         while len(self._journal) > savepoint:
             record_id, previous, sobject = self._journal.pop()
-            self.store._apply(record_id, previous, sobject)  # noqa: SLF001
+            self.store._apply(record_id, previous, sobject)
 
     def touched_ids(self) -> list[str]:
         return list(dict.fromkeys(record_id for record_id, _, _ in self._journal))
