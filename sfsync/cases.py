@@ -27,7 +27,8 @@ Rules (also in ``docs/planning.md``):
   promise is judged (promise date + grace days). A broken promise raises the Case priority.
 * **Invoice records**: every open invoice of the account (disputed ones flagged) and every invoice
   written before whose values changed (so a paid invoice shows its final status). Days past due
-  stop counting once an invoice is closed, so a paid invoice is written once, not daily.
+  stop counting once an invoice is closed, so a paid invoice is written once, not daily. Records
+  link to the Case planned (open, update or close); with no Case they keep their link.
 """
 
 from __future__ import annotations
@@ -358,19 +359,32 @@ def _step_task(
 
 
 def _plan_invoices(account: _Assessment, case_key: str | None) -> tuple[InvoiceChange, ...]:
-    """Open invoices, and invoices written before whose record changed, sorted by key."""
+    """Open invoices, and invoices written before whose record changed, sorted by key.
+
+    With a Case planned, every record links to it (the link is part of the hash, so a record
+    whose link failed to apply is sent again). With no Case, ``case_key`` is ``None``: the
+    record keeps whatever link it has, so a record written under the last (now closed) episode
+    is unchanged and is not rewritten just because that Case closed.
+    """
     changes: list[InvoiceChange] = []
     source = account.ledger.key.source
     hashes = account.state.invoice_hashes
+    last_case = account.state.case_key
     for invoice in account.ledger.invoices:
         key = f"{source}:{invoice.id}"
         written = hashes.get(key)
         if written is None and not invoice.is_open:
             continue
         values = _invoice_values(invoice, account.as_of)
-        digest = content_hash("invoice", (case_key, *values.canonical()))
-        if digest != written:
-            changes.append(InvoiceChange(key, invoice.id, case_key, values, digest))
+        canonical = values.canonical()
+        digest = content_hash("invoice", (case_key, *canonical))
+        if digest == written or (
+            case_key is None
+            and last_case
+            and written == content_hash("invoice", (last_case, *canonical))
+        ):
+            continue
+        changes.append(InvoiceChange(key, invoice.id, case_key, values, digest))
     changes.sort(key=lambda change: change.key)
     return tuple(changes)
 

@@ -309,8 +309,7 @@ def _text(value: object) -> str:
 
 
 def _money(value: object, label: str) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
+    """Coerce a non-``Decimal`` amount (``parse_invoice`` passes ``Decimal`` through)."""
     if isinstance(value, bool) or value is None or value == "":
         raise ValueError(f"{label} is missing")
     if isinstance(value, int | float):
@@ -322,10 +321,9 @@ def _money(value: object, label: str) -> Decimal:
 
 
 def _day(value: object, label: str) -> date:
+    """Coerce a non-``date`` day (``parse_invoice`` passes plain dates through)."""
     if isinstance(value, datetime):
         return value.date()
-    if isinstance(value, date):
-        return value
     if value is None or value == "":
         raise ValueError(f"{label} is missing")
     try:
@@ -356,8 +354,7 @@ _FALSE = frozenset({"false", "0", "no", "n", "", "none"})
 
 
 def _flag(value: object, label: str) -> bool:
-    if isinstance(value, bool):
-        return value
+    """Coerce a non-``bool`` flag (``parse_invoice`` passes booleans through)."""
     text = _text(value).lower()
     if text in _TRUE:
         return True
@@ -597,7 +594,9 @@ class TaskChange:
 class InvoiceChange:
     """Upsert the invoice record ``key`` (``<source>:<invoice id>``).
 
-    ``case_key`` links it to the episode's Case, ``None`` when no Case is open (Account only).
+    ``case_key`` links it to the episode's Case. ``None`` means no Case is planned for the
+    account: leave the record's Case lookup as it is (a record of a closed episode stays
+    linked to it; a new one hangs from the Account only).
     """
 
     key: str
