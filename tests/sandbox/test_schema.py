@@ -202,7 +202,7 @@ def test_list_views_and_permission_set_are_read(schema: Schema) -> None:
     granted = {p.field for p in pset.field_permissions if p.readable and p.editable}
     for object_def in schema.objects.values():
         for fdef in object_def.fields.values():
-            if fdef.custom and object_def.name != "Event":
+            if fdef.custom:
                 assert f"{object_def.name}.{fdef.name}" in granted
     invoice_grant = next(p for p in pset.object_permissions if p.object_name == "AR_Invoice__c")
     assert invoice_grant.allow_create
@@ -384,6 +384,87 @@ def test_describe_object_fields(schema: Schema) -> None:
     assert master["master"] is True
     assert master["recordTypeId"] == "012000000000000AAA"
     json.dumps(described)
+
+
+def test_describe_field_golden_external_id() -> None:
+    """A full describe entry, as a real org returns it for a Text(255) unique external id."""
+    invoice = load_schema(DEFAULT_PROJECT_DIR).object("AR_Invoice__c")
+    assert invoice is not None
+    fields = {f["name"]: f for f in describe_object(invoice, "59.0")["fields"]}
+    assert fields["Invoice_Key__c"] == {
+        "aggregatable": True,
+        "aiPredictionField": False,
+        "autoNumber": False,
+        "byteLength": 765,
+        "calculated": False,
+        "calculatedFormula": None,
+        "cascadeDelete": False,
+        "caseSensitive": False,
+        "compoundFieldName": None,
+        "controllerName": None,
+        "createable": True,
+        "custom": True,
+        "defaultValue": None,
+        "defaultValueFormula": None,
+        "defaultedOnCreate": False,
+        "dependentPicklist": False,
+        "deprecatedAndHidden": False,
+        "digits": 0,
+        "displayLocationInDecimal": False,
+        "encrypted": False,
+        "externalId": True,
+        "extraTypeInfo": None,
+        "filterable": True,
+        "filteredLookupInfo": None,
+        "formulaTreatNullNumberAsZero": False,
+        "groupable": True,
+        "highScaleNumber": False,
+        "htmlFormatted": False,
+        "idLookup": True,
+        "inlineHelpText": None,
+        "label": "Invoice Key",
+        "length": 255,
+        "mask": None,
+        "maskType": None,
+        "name": "Invoice_Key__c",
+        "nameField": False,
+        "namePointing": False,
+        "nillable": True,
+        "permissionable": True,
+        "picklistValues": [],
+        "polymorphicForeignKey": False,
+        "precision": 0,
+        "queryByDistance": False,
+        "referenceTargetField": None,
+        "referenceTo": [],
+        "relationshipName": None,
+        "relationshipOrder": None,
+        "restrictedDelete": False,
+        "restrictedPicklist": False,
+        "scale": 0,
+        "searchPrefilterable": False,
+        "soapType": "xsd:string",
+        "sortable": True,
+        "type": "string",
+        "unique": True,
+        "updateable": True,
+        "writeRequiresMasterRead": False,
+    }
+    lookup = fields["Account__c"]
+    assert (lookup["type"], lookup["referenceTo"], lookup["relationshipName"]) == (
+        "reference",
+        ["Account"],
+        "Account__r",
+    )
+    assert (lookup["soapType"], lookup["length"], lookup["nillable"]) == ("tns:ID", 18, True)
+    checkbox = fields["Disputed__c"]
+    assert (checkbox["defaultValue"], checkbox["nillable"], checkbox["defaultedOnCreate"]) == (
+        False,
+        False,
+        True,
+    )
+    assert fields["Amount__c"]["soapType"] == "xsd:double"
+    assert fields["Due_Date__c"]["soapType"] == "xsd:date"
 
 
 def test_describe_object_child_relationships(schema: Schema) -> None:

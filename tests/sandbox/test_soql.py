@@ -255,6 +255,17 @@ def test_polymorphic_what_name_uses_each_objects_name_field(source: FakeRecordSo
     assert by_subject["Plan"] is None
 
 
+def test_polymorphic_type_filters_by_parent_object(source: FakeRecordSource) -> None:
+    assert ids("SELECT Id FROM Task WHERE What.Type = 'Case'", source) == [TASK_1]
+    assert set(
+        ids("SELECT Id FROM Task WHERE What.Type IN ('Account', 'AR_Invoice__c')", source)
+    ) == {
+        TASK_2,
+        TASK_3,
+    }
+    assert set(ids("SELECT Id FROM Case WHERE Owner.Type = 'Queue'", source)) == {CASE_2}
+
+
 def test_custom_relationships_and_two_level_paths(source: FakeRecordSource) -> None:
     records = run(
         "SELECT Name, Case__r.Collections_Key__c, Case__r.Account.Name FROM AR_Invoice__c "
