@@ -28,8 +28,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import UnionType
-from typing import Any, Literal, Self, TextIO, Union, get_args, get_origin
+from typing import Any, Literal, Self, TextIO, get_args, get_origin
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -486,10 +485,10 @@ def _detail(loc: tuple[str, ...], error: PydanticCustomError) -> InitErrorDetail
 
 
 def _model_in(annotation: object) -> type[BaseModel] | None:
-    """The pydantic model inside ``annotation`` (``Model`` or ``Model | None``), if any."""
+    """The pydantic model in ``annotation``: ``Model``, ``Model | None``, ``tuple[Model, ...]``."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    if get_origin(annotation) in (Union, UnionType):
+    if get_origin(annotation) is not None:
         for arg in get_args(annotation):
             model = _model_in(arg)
             if model is not None:
@@ -529,6 +528,8 @@ def _model_at(model: type[BaseModel], path: Sequence[str]) -> type[BaseModel] | 
     """The nested model reached by ``path`` from ``model``, or None if it leads elsewhere."""
     current: type[BaseModel] | None = model
     for part in path:
+        if part.isdigit():  # an item of a list: same model as the list's items
+            continue
         if current is None or part not in current.model_fields:
             return None
         current = _model_in(current.model_fields[part].annotation)
@@ -894,30 +895,36 @@ def _problems_from_validation(
     error: ValidationError,
     model: type[BaseModel],
     document: YamlDocument,
-    variable_for: Callable[[Sequence[str]], str | None],
+    variable_for: Callable[[Sequence[str]], str | None] | None = None,
 ) -> list[ConfigProblem]:
-    """One problem per pydantic error, located in the YAML file or the environment."""
+    """One problem per pydantic error, located in the YAML file or the environment.
+
+    ``variable_for`` names the environment variable that supplied a value; None for files that
+    have no environment overrides (policy.yaml).
+    """
     problems = []
     for item in error.errors(include_url=False, include_input=False):
         loc = tuple(str(part) for part in item["loc"])
-        variable = variable_for(loc)
+        variable = variable_for(loc) if variable_for is not None else None
         ctx = item.get("ctx") or {}
         if variable is not None:
             message, fix = _describe(
                 item["type"], item["msg"], ctx, loc, model=model, name=env_name
             )
             problems.append(ConfigProblem("environment", variable, message, fix))
-        else:
-            message, fix = _describe(item["type"], item["msg"], ctx, loc, model=model, name=_dotted)
-            problems.append(
-                ConfigProblem(
-                    str(document.path),
-                    _dotted(loc) or "(top level)",
-                    message,
-                    fix,
-                    line=document.line_of(loc),
-                )
+            continue
+        message, fix = _describe(item["type"], item["msg"], ctx, loc, model=model, name=_dotted)
+        if item["type"] == "missing" and variable_for is None:
+            fix = f"add {_dotted(loc)} to {document.path.name}"
+        problems.append(
+            ConfigProblem(
+                str(document.path),
+                _dotted(loc) or "(top level)",
+                message,
+                fix,
+                line=document.line_of(loc),
             )
+        )
     return problems
 
 
@@ -1052,7 +1059,7 @@ def _check_policy(path: Path, problems: list[ConfigProblem]) -> None:
     try:
         Policy.model_validate(document.data)
     except ValidationError as error:
-        problems.extend(_problems_from_validation(error, Policy, document, lambda _loc: None))
+        problems.extend(_problems_from_validation(error, Policy, document))
 
 
 def collect_config_problems(config: Path | None = None) -> list[ConfigProblem]:

@@ -90,3 +90,17 @@ def test_printed_list_is_plain_text_without_markup(config_dir: Path) -> None:
     assert "logging.level" in text
     assert "\x1b[" not in text
     assert "fix: set logging.level to one of 'DEBUG', 'INFO', 'WARNING' or 'ERROR'" in text
+
+
+def test_policy_typo_inside_a_list_item_gets_a_suggestion(config_dir: Path) -> None:
+    policy_yaml = config_dir / "policy.yaml"
+    replace_line(policy_yaml, "      channel: email", "      chanel: email")
+    typo_line = line_number(policy_yaml, "chanel")
+
+    found = collect_config_problems(config_dir / "sfsync.yaml")
+    problems = {problem.key: problem for problem in found}
+
+    typo = problems["cadence.steps.0.chanel"]
+    assert (typo.line, typo.fix) == (typo_line, "rename it to cadence.steps.0.channel")
+    assert problems["cadence.steps.0.channel"].fix == "add cadence.steps.0.channel to policy.yaml"
+    assert len(found) == 2
