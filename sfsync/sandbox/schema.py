@@ -126,8 +126,6 @@ def _custom_objects(metas: tuple[CustomObjectMeta, ...]) -> list[ObjectDef]:
 
 
 def _custom_object(meta: CustomObjectMeta, key_prefix: str) -> ObjectDef:
-    if not meta.name.endswith("__c"):
-        raise SchemaError(f"{meta.path}: custom object names end in __c, got {meta.name!r}")
     if meta.name_field_auto_number:
         name_field = text(
             "Name",

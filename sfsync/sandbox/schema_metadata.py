@@ -143,7 +143,10 @@ def package_directories(project_dir: Path) -> list[Path]:
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             raise SchemaError(f"{config_path}: each packageDirectories entry needs a 'path'")
-        dirs.append(project_dir / entry["path"])
+        package = project_dir / entry["path"]
+        if not package.is_dir():
+            raise SchemaError(f"{config_path}: package directory {entry['path']!r} does not exist")
+        dirs.append(package)
     return dirs
 
 
@@ -154,7 +157,9 @@ def read_project(project_dir: Path) -> ProjectMetadata:
     views: list[tuple[ListViewDef, Path]] = []
     permission_sets: list[tuple[PermissionSetDef, Path]] = []
     for package in package_directories(project_dir):
-        objects += [read_custom_object(p) for p in sorted(package.rglob("*.object-meta.xml"))]
+        # Standard objects may carry an X.object-meta.xml of settings; only X__c defines one.
+        object_files = sorted(package.rglob("*__c.object-meta.xml"))
+        objects += [read_custom_object(p) for p in object_files]
         fields += [read_custom_field(p) for p in sorted(package.rglob("*.field-meta.xml"))]
         views += [(read_list_view(p), p) for p in sorted(package.rglob("*.listView-meta.xml"))]
         permission_sets += [

@@ -542,6 +542,26 @@ def test_wrong_root_element_is_refused(project_copy: Path) -> None:
         load_schema(project_copy)
 
 
+def test_missing_package_directory_is_refused(project_copy: Path) -> None:
+    shutil.rmtree(project_copy / "force-app")
+    with pytest.raises(SchemaError, match=r"sfdx-project\.json: package directory 'force-app'"):
+        load_schema(project_copy)
+
+
+def test_standard_object_settings_file_is_not_a_custom_object(project_copy: Path) -> None:
+    settings_file = project_copy / OBJECTS_DIR / "Account/Account.object-meta.xml"
+    settings_file.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<CustomObject xmlns="http://soap.sforce.com/2006/04/metadata">\n'
+        "    <sharingModel>ReadWrite</sharingModel>\n"
+        "</CustomObject>\n",
+        encoding="utf-8",
+    )
+    loaded = load_schema(project_copy)
+    assert obj(loaded, "Account").key_prefix == "001"
+    assert not obj(loaded, "Account").custom
+
+
 def test_auto_number_name_and_second_custom_object(project_copy: Path) -> None:
     source = project_copy / OBJECTS_DIR / "AR_Invoice__c/AR_Invoice__c.object-meta.xml"
     target = project_copy / OBJECTS_DIR / "AP_Bill__c/AP_Bill__c.object-meta.xml"

@@ -568,7 +568,7 @@ def test_bad_escape_message_names_the_sequence(source: FakeRecordSource) -> None
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(value=st.text(max_size=40))
 def test_format_soql_round_trip(value: str) -> None:
     """Whatever simple-salesforce's format_soql produces matches exactly the stored value."""
