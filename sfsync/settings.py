@@ -964,6 +964,8 @@ def _describe(
             "this is a section of keys, not a single value",
             f"set the keys inside it one by one (e.g. {example})",
         )
+    if kind in ("list_type", "tuple_type", "set_type"):
+        return "expected a list", f"write {key} as a list, one '- ' line per item"
     if kind == "literal_error":
         return msg, f"set {key} to one of {ctx.get('expected', 'the listed values')}"
     if kind == "string_pattern_mismatch":
@@ -971,7 +973,8 @@ def _describe(
             f"value does not have the expected form {ctx.get('pattern', '')}",
             f"change {key} to match that form",
         )
-    return msg, _fix_from_message(key, msg)
+    text = msg.removeprefix("Value error, ")
+    return text, _fix_from_message(key, text)
 
 
 def _fix_from_message(key: str, msg: str) -> str:

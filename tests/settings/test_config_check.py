@@ -68,6 +68,8 @@ def test_policy_errors_use_the_policy_models_own_fixes(config_dir: Path) -> None
     assert problems, "a repeated offset must be reported"
     assert all(problem.file == str(policy_yaml) for problem in problems)
     assert all(problem.line is not None and problem.fix for problem in problems)
+    assert any("strictly increasing offset_days" in problem.message for problem in problems)
+    assert not any(problem.message.startswith("Value error") for problem in problems)
 
 
 def test_missing_policy_file_is_a_problem(config_dir: Path) -> None:
@@ -104,3 +106,13 @@ def test_policy_typo_inside_a_list_item_gets_a_suggestion(config_dir: Path) -> N
     assert (typo.line, typo.fix) == (typo_line, "rename it to cadence.steps.0.channel")
     assert problems["cadence.steps.0.channel"].fix == "add cadence.steps.0.channel to policy.yaml"
     assert len(found) == 2
+
+
+def test_a_scalar_where_a_list_belongs_says_so(config_dir: Path) -> None:
+    (config_dir / "policy.yaml").write_text("cadence:\n  steps: 5\n", encoding="utf-8")
+
+    problems = {p.key: p for p in collect_config_problems(config_dir / "sfsync.yaml")}
+
+    steps = problems["cadence.steps"]
+    assert (steps.line, steps.message) == (2, "expected a list")
+    assert steps.fix == "write cadence.steps as a list, one '- ' line per item"
