@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from sfsync.sandbox.errors import ApiError, MultipleMatchesError, RecordError, not_found
 from sfsync.sandbox.exchange import Context, Response
@@ -173,8 +173,10 @@ def key_field_or_404(obj: ObjectDef, name: str) -> FieldDef:
 
 
 def key_value(field_def: FieldDef, raw: str) -> Any:
+    """An external-id value from the URL. ``+`` reads as a space because simple-salesforce's
+    ``get_by_custom_id`` encodes with ``quote_plus``; a literal plus arrives as ``%2B``."""
     try:
-        return parse_value(field_def, unquote(raw))
+        return parse_value(field_def, unquote_plus(raw))
     except ValueParseError as exc:
         raise ApiError(400, "JSON_PARSER_ERROR", exc.message) from None
 
