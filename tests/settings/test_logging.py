@@ -9,11 +9,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from sfsync.logs import (
     REDACTED,
     bind_run_context,
+    clear_registered_secrets,
     clear_run_context,
     configure_logging,
     get_logger,
@@ -330,3 +334,24 @@ def test_registered_secret_is_masked_in_any_form() -> None:
 
     assert redact_text(text) == f"a {REDACTED} b {REDACTED} c {REDACTED}"
     assert redact_text("abc") == "abc"
+
+
+SECRET_ALPHABET = st.characters(
+    codec="utf-8", exclude_categories=("Cs", "Cc", "Zs"), exclude_characters="[]"
+)
+
+
+@hypothesis_settings(database=None, derandomize=True, max_examples=200)
+@given(
+    secret=st.text(SECRET_ALPHABET, min_size=4, max_size=40).filter(
+        lambda value: value.strip() == value and value not in REDACTED
+    ),
+    before=st.text(max_size=30),
+    after=st.text(max_size=30),
+)
+def test_a_registered_secret_never_survives_redaction(secret: str, before: str, after: str) -> None:
+    register_secret(secret)
+    try:
+        assert secret not in redact_text(f"{before}{secret}{after}")
+    finally:
+        clear_registered_secrets()
