@@ -250,6 +250,8 @@ class _Binder:
             return _Operand("pattern", pattern=like_pattern(literal.token, text))
         if literal.kind == "string":
             value = string_value(literal.token, text)
+            if value == "":
+                return _Operand("null")
             if value_type in _ID_TYPES:
                 self.check_id(value, literal)
             return _Operand("scalar", _comparable(value_type, value), text=value)
@@ -318,8 +320,10 @@ def _literal_rule(value_type: str) -> tuple[frozenset[str], str, bool]:
 
 
 def _comparable(value_type: str, value: Any) -> Any:
-    """A stored or literal value in the form comparisons use (case-folded text, Decimal...)."""
-    if value is None:
+    """A stored or literal value in the form comparisons use (case-folded text, Decimal...).
+
+    Salesforce stores an empty text as null, so ``''`` compares as null on text and id fields."""
+    if value is None or (value == "" and value_type in STRING_TYPES):
         return None
     if value_type in _ID_TYPES:
         text = str(value)
@@ -398,7 +402,7 @@ def _matches(cond: _Bound, row: Mapping[str, Any], obj: ObjectDef, rows: _Rows) 
     raw = rows.value(row, obj, cond.path)
     if cond.op == "LIKE":
         pattern = cond.operands[0].pattern
-        return raw is not None and pattern is not None and bool(pattern.fullmatch(str(raw)))
+        return raw not in {None, ""} and pattern is not None and bool(pattern.fullmatch(str(raw)))
     value = _comparable(cond.path.value_type, raw)
     if cond.op in {"IN", "NOT IN"}:
         hit = any(_equals(value, operand) for operand in cond.operands)
