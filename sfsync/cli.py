@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 CONFIG_ERROR_EXIT = 2
 
 
-class _ConfigErrorReportingGroup(TyperGroup):
+class ConfigErrorReportingGroup(TyperGroup):
     """The root command group: turns a ConfigError from any sub-command into exit status 2."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context is private
@@ -51,7 +51,7 @@ def _report_config_error(error: ConfigError) -> None:
 
 app = typer.Typer(
     name="sfsync",
-    cls=_ConfigErrorReportingGroup,
+    cls=ConfigErrorReportingGroup,
     help="Keep collections work (Cases, Tasks, invoices, promises) inside Salesforce.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -7,10 +7,12 @@ import logging
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from sfsync import __version__
-from sfsync.cli import app
+from sfsync.cli import ConfigErrorReportingGroup, app
+from sfsync.errors import ConfigError
 from sfsync.logs import REDACTED, get_logger
 
 
@@ -169,3 +171,23 @@ def test_command_logs_reach_stderr_without_secrets(
     assert event["store_url"] == "postgresql+psycopg://ar:[REDACTED]@127.0.0.1/ar"
     assert event["level"] == "debug"
     assert "db-pass-42" not in result.output
+
+
+def test_any_config_error_exits_2_with_its_message_secrets_masked(runner: CliRunner) -> None:
+    other = typer.Typer(cls=ConfigErrorReportingGroup)
+
+    @other.command()
+    def connect() -> None:
+        raise ConfigError("org refused https://sfsync:hunter2@acme.my.salesforce.com: no My Domain")
+
+    @other.command()
+    def noop() -> None:
+        """A second command, so the group dispatches by name."""
+
+    result = runner.invoke(other, ["connect"])
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "configuration error: org refused https://sfsync:[REDACTED]@acme.my.salesforce.com: "
+        "no My Domain\n"
+    )
