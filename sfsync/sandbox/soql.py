@@ -76,6 +76,28 @@ MAX_OFFSET = 2000
 _ID_LENGTHS = (15, 18)
 _ID_PATTERN = re.compile(r"[A-Za-z0-9]+")
 _TEXT_TYPES = STRING_TYPES - {"id", "reference"}
+#: Fields of the "Name" entity, the only ones a polymorphic lookup (Owner.X, What.X) may reach.
+_NAME_ENTITY_FIELDS = {
+    name.lower(): name
+    for name in (
+        "Id",
+        "Name",
+        "Type",
+        "Alias",
+        "Email",
+        "FirstName",
+        "LastName",
+        "IsActive",
+        "Phone",
+        "Title",
+        "Username",
+        "ProfileId",
+        "UserRoleId",
+        "RecordTypeId",
+        "LastReferencedDate",
+        "LastViewedDate",
+    )
+}
 _ID_TYPES = frozenset({"id", "reference"})
 
 
@@ -204,14 +226,15 @@ class _Binder:
             if fdef is None:
                 raise no_such_column(self.query.text, fpath.pos, name, owners[0].name)
             return _Path(hops, fdef, fdef.name, polymorphic=False)
+        # A polymorphic lookup (Owner, What) reaches the "Name" entity and only its fields.
+        canonical = _NAME_ENTITY_FIELDS.get(name.lower())
+        if canonical is None:
+            raise no_such_column(self.query.text, fpath.pos, name, "Name")
         found = [fdef for owner in owners if (fdef := owner.field(name)) is not None]
-        if name.lower() in {"name", "type"}:
-            canonical = name.capitalize()
+        if canonical in {"Name", "Type"} or not found:
             return _Path(
                 hops, FieldDef(canonical, "string", canonical), canonical, polymorphic=True
             )
-        if not found:
-            raise no_such_column(self.query.text, fpath.pos, name, "Name")
         return _Path(hops, found[0], found[0].name, polymorphic=True)
 
     def condition(self, cond: Condition) -> _Bound:

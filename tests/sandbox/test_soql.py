@@ -628,6 +628,19 @@ def test_unknown_parent_field_names_the_parent(source: FakeRecordSource) -> None
     assert "No such column 'Nope__c' on entity 'Account'" in caught.message
 
 
+def test_polymorphic_lookups_reach_only_name_entity_fields(source: FakeRecordSource) -> None:
+    caught = error("SELECT What.Status FROM Task", source)
+    assert caught.code == "INVALID_FIELD"
+    assert "No such column 'Status' on entity 'Name'" in caught.message
+    records = run("SELECT Subject, Owner.IsActive FROM Task ORDER BY Subject", source).records
+    assert {r["Subject"]: r["Owner"]["IsActive"] for r in records} == {
+        "Call": True,
+        "Chase": True,
+        "Letter": None,  # a queue has no IsActive
+        "Plan": True,
+    }
+
+
 def test_unknown_relationship(source: FakeRecordSource) -> None:
     caught = error("SELECT Id FROM AR_Invoice__c WHERE Case__c.Status = 'New'", source)
     assert caught.code == "INVALID_FIELD"
