@@ -12,8 +12,11 @@ migrations shipped inside the package, so an installed sfsync can migrate itself
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +55,8 @@ def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise ConfigError(
-            f"store URL {url!r} is not a database URL: use sqlite:///path/to/file.db "
+        raise ConfigError(  # the text is not repeated: it may hold a password
+            "the store URL is not a database URL: use sqlite:///path/to/file.db "
             "or postgresql://user@host/dbname"
         ) from exc
     backend = parsed.get_backend_name()
@@ -72,6 +75,20 @@ def display_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+def _json_default(value: object) -> str:
+    """Encode what Salesforce payloads hold besides JSON types: exact amounts and dates as text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable: {value!r}")
+
+
+def dump_json(value: object) -> str:
+    """The JSON encoder of JSON columns (payloads, raw rows, counts)."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
 def create_engine_from_url(url: str) -> Engine:
     """Build the engine for ``url`` with the per-dialect settings described in the module doc."""
     parsed = parse_url(url)
@@ -80,6 +97,7 @@ def create_engine_from_url(url: str) -> Engine:
     return create_engine(
         parsed,
         pool_pre_ping=True,
+        json_serializer=dump_json,
         connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
     )
 
@@ -88,7 +106,11 @@ def _create_sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(
+        url,
+        json_serializer=dump_json,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
     event.listen(engine, "connect", _configure_sqlite_connection)
     return engine
 

@@ -1,8 +1,9 @@
 """Store fixtures: every store test runs on SQLite and on the real PostgreSQL server.
 
-``store_url`` is an empty database; ``migrated_url`` one at the newest schema, copied from a
-template migrated once per session (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
-PostgreSQL), so each test starts from a clean, fully migrated store.
+``store_url`` is an empty database (a new file, or a new PostgreSQL database). ``migrated_url``
+is a store at the newest schema with no rows: on SQLite a copy of a file migrated once per
+session, on PostgreSQL one database migrated once per session and emptied (TRUNCATE) before each
+test, so every test starts from a clean, fully migrated store.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from sfsync.store.models import Base
 
 DIALECTS = [
     pytest.param("sqlite", id="sqlite"),
@@ -42,21 +44,32 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_url: str) -> str:
-    """Name of a PostgreSQL database migrated to head once per session."""
-    name = "sfsync_template"
+def postgres_store_url(postgres_url: str) -> str:
+    """URL of a PostgreSQL database migrated to head once per session (emptied per test)."""
+    name = "sfsync_store"
     with psycopg.connect(_admin_conninfo(postgres_url), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    upgrade_database(make_url(postgres_url).set(database=name).render_as_string(False))
-    return name
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    upgrade_database(url)
+    return url
 
 
-def _fresh_postgres_database(request: pytest.FixtureRequest, template: str | None) -> Iterator[str]:
+def _empty_postgres_tables(url: str) -> None:
+    """Remove every row and reset id sequences: a fresh store without re-creating the database."""
+    parsed = make_url(url)
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    conninfo = (
+        f"host={parsed.host} port={parsed.port} user={parsed.username} dbname={parsed.database}"
+    )
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+def _fresh_postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
     server_url: str = request.getfixturevalue("postgres_url")
     name = f"t_{uuid.uuid4().hex[:16]}"
-    clause = f" TEMPLATE {template}" if template else ""
     with psycopg.connect(_admin_conninfo(server_url), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}{clause}")
+        admin.execute(f"CREATE DATABASE {name}")
         try:
             yield make_url(server_url).set(database=name).render_as_string(False)
         finally:
@@ -76,19 +89,20 @@ def store_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> I
     if dialect == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    yield from _fresh_postgres_database(request, template=None)
+    yield from _fresh_postgres_database(request)
 
 
 @pytest.fixture
-def migrated_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of a database at the newest schema, of the test's dialect."""
+def migrated_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty store at the newest schema, of the test's dialect."""
     if dialect == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "store.db"
         shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    yield from _fresh_postgres_database(request, request.getfixturevalue("postgres_template"))
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_store_url")
+    _empty_postgres_tables(url)
+    return url
 
 
 @pytest.fixture
