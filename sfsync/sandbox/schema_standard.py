@@ -404,6 +404,7 @@ def _task(what_targets: tuple[str, ...]) -> ObjectDef:
                 type="combobox",
                 label="Subject",
                 length=255,
+                name_field=True,
                 picklist_values=_picks(["Call", "Send Letter", "Send Quote", "Other"]),
             ),
             date("ActivityDate", "Due Date Only"),

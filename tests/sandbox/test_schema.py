@@ -319,6 +319,26 @@ def test_other_standard_objects(schema: Schema) -> None:
     assert not fld(schema, "User", "IsActive").nillable
 
 
+def test_every_object_is_consistent(schema: Schema) -> None:
+    """System fields everywhere, lookups to known objects, one lookup per relationship name."""
+    for object_def in schema.objects.values():
+        names = {f.name for f in object_def.fields.values()}
+        assert {"Id", "CreatedDate", "CreatedById", "SystemModstamp", "IsDeleted"} <= names
+        # FeedItem has no name field in a real org either.
+        assert (object_def.name_field() is None) == (object_def.name == "FeedItem")
+        relationships = [
+            f.relationship_name.lower() for f in object_def.fields.values() if f.relationship_name
+        ]
+        assert len(relationships) == len(set(relationships)), object_def.name
+        for fdef in object_def.fields.values():
+            assert fdef.name.lower() in object_def.fields
+            for target in fdef.reference_to:
+                assert schema.object(target) is not None, f"{object_def.name}.{fdef.name}"
+            assert (fdef.type == "reference") == bool(fdef.reference_to)
+        json.dumps(describe_object(object_def, "59.0"))
+    assert len(describe_global(schema, "59.0")["sobjects"]) == len(schema.objects)
+
+
 # --- describe JSON ---------------------------------------------------------------------------
 
 
