@@ -219,16 +219,15 @@ class Invoice:
     disputed: bool = False
     dispute_reason: str = ""
     updated_at: datetime | None = None
+    #: Still owed: open in the accounting system with a balance left. Derived once here
+    #: because planning asks it several times per invoice.
+    is_open: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problem = invoice_problem(self)
         if problem is not None:
             raise ValueError(problem)
-
-    @property
-    def is_open(self) -> bool:
-        """Still owed: open in the accounting system with a balance left."""
-        return self.status is InvoiceStatus.OPEN and self.balance > 0
+        object.__setattr__(self, "is_open", self.status is InvoiceStatus.OPEN and self.balance > 0)
 
     @property
     def is_chased(self) -> bool:
