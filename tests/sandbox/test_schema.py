@@ -562,6 +562,57 @@ def test_wrong_root_element_is_refused(project_copy: Path) -> None:
         load_schema(project_copy)
 
 
+def write_field(project: Path, object_name: str, name: str, body: str) -> None:
+    path = project / OBJECTS_DIR / object_name / "fields" / f"{name}.field-meta.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<CustomField xmlns="http://soap.sforce.com/2006/04/metadata">\n'
+        f"    <fullName>{name}</fullName>\n{body}\n</CustomField>\n",
+        encoding="utf-8",
+    )
+
+
+def test_formula_master_detail_and_picklist_defaults(project_copy: Path) -> None:
+    write_field(
+        project_copy,
+        "AR_Invoice__c",
+        "Overdue__c",
+        "<formula>Days_Past_Due__c &gt; 0</formula><label>Overdue</label><type>Checkbox</type>",
+    )
+    write_field(
+        project_copy,
+        "AR_Invoice__c",
+        "Parent_Case__c",
+        "<label>Parent Case</label><referenceTo>Case</referenceTo>"
+        "<relationshipName>Owned_Invoices</relationshipName><type>MasterDetail</type>",
+    )
+    write_field(
+        project_copy,
+        "Case",
+        "Channel__c",
+        "<label>Channel</label><type>Picklist</type><valueSet><valueSetDefinition>"
+        "<value><fullName>Phone</fullName><default>true</default><label>By phone</label></value>"
+        "<value><fullName>Fax</fullName><default>false</default><isActive>false</isActive>"
+        "<label>Fax</label></value></valueSetDefinition></valueSet>",
+    )
+    loaded = load_schema(project_copy)
+    formula = fld(loaded, "AR_Invoice__c", "Overdue__c")
+    assert (formula.calculated, formula.createable, formula.updateable) == (True, False, False)
+    master = fld(loaded, "AR_Invoice__c", "Parent_Case__c")
+    assert (master.nillable, master.cascade_delete, master.updateable) == (False, True, False)
+    assert master.required_on_create
+    assert master.relationship_name == "Parent_Case__r"
+    case_children = describe_object(obj(loaded, "Case"), "59.0")["childRelationships"]
+    owned = next(c for c in case_children if c["field"] == "Parent_Case__c")
+    assert (owned["relationshipName"], owned["cascadeDelete"]) == ("Owned_Invoices__r", True)
+    channel = fld(loaded, "Case", "Channel__c")
+    assert not channel.restricted_picklist
+    assert channel.picklist_default() == "Phone"
+    assert channel.picklist_values[0].label == "By phone"
+    assert not channel.allows_picklist_value("Fax")  # inactive
+
+
 def test_missing_package_directory_is_refused(project_copy: Path) -> None:
     shutil.rmtree(project_copy / "force-app")
     with pytest.raises(SchemaError, match=r"sfdx-project\.json: package directory 'force-app'"):
