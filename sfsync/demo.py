@@ -255,7 +255,7 @@ def run_demo(config: Path | None, console: Console | None = None) -> int:
         plans.extend(planned.plans)
         skipped.extend(planned.skipped)
     out.print(f"sfsync demo plan as of {DEMO_DATE.isoformat()} (policy: {policy_path})")
-    out.print(_summary_table(plans, skipped))
+    out.print(_summary_table(plans, skipped, policy))
     out.print(_currency_table(plans))
     if skipped:
         out.print(_skipped_table(skipped))
@@ -265,7 +265,7 @@ def run_demo(config: Path | None, console: Console | None = None) -> int:
     return 0
 
 
-def _summary_table(plans: list[AccountPlan], skipped: list[SkippedRecord]) -> Table:
+def _summary_table(plans: list[AccountPlan], skipped: list[SkippedRecord], policy: Policy) -> Table:
     opened = sum(1 for p in plans if p.case is not None and p.case.action is CaseAction.OPEN)
     tasks = Counter(
         t.values.step for p in plans for t in p.tasks if t.values is not None
@@ -276,8 +276,9 @@ def _summary_table(plans: list[AccountPlan], skipped: list[SkippedRecord]) -> Ta
     table.add_row("Accounts (customer + currency)", str(len(plans)))
     table.add_row("Cases to open", str(opened))
     table.add_row("Tasks to create", str(sum(tasks.values())))
-    for step, count in sorted(tasks.items()):
-        table.add_row(f"  step {step}", str(count))
+    for step in policy.cadence.steps:  # in ladder order
+        if tasks[step.name]:
+            table.add_row(f"  step {step.name} ({step.channel.value})", str(tasks[step.name]))
     table.add_row("Invoice records to upsert", str(sum(len(p.invoices) for p in plans)))
     table.add_row("Rows skipped", str(len(skipped)))
     return table
@@ -292,7 +293,7 @@ def _currency_table(plans: list[AccountPlan]) -> Table:
             past_due[plan.account.currency] += plan.case.values.past_due
             disputed[plan.account.currency] += plan.case.values.disputed_amount
             cases[plan.account.currency] += 1
-    table = Table(title="Chased past due by currency (never summed across currencies)")
+    table = Table(title="Chased past due by currency (never summed together)")
     for column in ("Currency", "Cases", "Past due", "Disputed (not chased)"):
         table.add_column(column, justify="left" if column == "Currency" else "right")
     for currency in sorted(cases):
@@ -332,7 +333,7 @@ def _account_table(plan: AccountPlan) -> Table:
             plan.case.key,
             f"{values.subject}; past due {values.currency} {values.past_due:,.2f}; "
             f"oldest {values.oldest_days_past_due} days; step {values.step}; "
-            f"next action {values.next_action_date}; priority {values.priority.value}",
+            f"next action {values.next_action_date or '-'}; priority {values.priority.value}",
         )
     for task in plan.tasks:
         detail = (
