@@ -302,8 +302,8 @@ class _Binder:
             INVALID_FIELD,
             self.query.text,
             literal.pos,
-            f"value of filter criterion for field '{bound.name}' must be of type {soap_name} "
-            f"and {enclosed}",
+            f"Value of filter criterion for field '{bound.name}' must be of type {soap_name} "
+            f"and {enclosed}.",
         )
 
     def check_id(self, value: str, literal: Literal) -> None:

@@ -715,7 +715,11 @@ def test_literal_types_must_match_the_field(
     caught = error(f"SELECT Id FROM Task WHERE {where}", source)
     assert caught.code == "INVALID_FIELD"
     enclosed = "should be enclosed in quotes" if quoted else "should not be enclosed in quotes"
-    assert caught.message.endswith(f"must be of type {expected_type} and {enclosed}")
+    field_name = where.split(" ", 1)[0]
+    assert caught.message.endswith(
+        f"Value of filter criterion for field '{field_name}' must be of type {expected_type} "
+        f"and {enclosed}."
+    )
 
 
 def test_filtering_and_sorting_long_text_is_refused(source: FakeRecordSource) -> None:
