@@ -171,9 +171,16 @@ class TokenEndpoint:
             raise OAuthError("invalid_grant", "audience is invalid")
         if str(claims.get("sub", "")).lower() != self._config.username.lower():
             raise OAuthError("invalid_grant", "user hasn't approved this consumer")
-        expires = claims.get("exp")
-        if not isinstance(expires, int | float) or expires <= self._clock.now().timestamp():
+        if _epoch_seconds(claims.get("exp")) <= self._clock.now().timestamp():
             raise OAuthError("invalid_grant", "expired authorization code")
+
+
+def _epoch_seconds(value: Any) -> float:
+    """A JWT ``exp``; simple-salesforce sends it as a numeric string, which Salesforce accepts."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _client_from(form: Mapping[str, str], authorization: str | None) -> tuple[str, str]:

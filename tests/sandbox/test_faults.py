@@ -1,0 +1,116 @@
+"""Faults on demand: lock errors, 503s, latency, the ambiguous commit, and the settable clock."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceMalformedRequest
+
+from sfsync.sandbox.server import OrgServer
+from tests.fixtures.org import OrgApi
+
+pytestmark = pytest.mark.org
+
+
+def test_next_writes_fail_with_unable_to_lock_row(local_org: OrgServer, sf: Salesforce) -> None:
+    local_org.org.faults.fail_next_writes(1)
+
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Account.create({"Name": "A"})
+    retried = sf.Account.create({"Name": "A"})
+
+    assert caught.value.content[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
+    assert retried["success"] is True
+
+
+def test_lock_failures_hit_single_records_of_a_collection(local_org: OrgServer, sf: Salesforce) -> None:
+    local_org.org.faults.fail_next_writes(1)
+    records = [{"attributes": {"type": "Account"}, "Name": n} for n in ("A", "B")]
+
+    results = sf.restful("composite/sobjects", method="POST", json={"records": records})
+
+    assert results[0]["errors"][0]["statusCode"] == "UNABLE_TO_LOCK_ROW"
+    assert results[1]["success"] is True
+
+
+def test_unavailable_answers_503_then_recovers(local_org: OrgServer, sf: Salesforce) -> None:
+    local_org.org.faults.unavailable(requests=2)
+
+    for _ in range(2):
+        with pytest.raises(SalesforceGeneralError) as caught:
+            sf.query("SELECT Id FROM Account")
+        assert caught.value.status == 503
+
+    assert sf.query("SELECT Id FROM Account")["totalSize"] == 0
+
+
+def test_latency_delays_responses(local_org: OrgServer, sf: Salesforce) -> None:
+    local_org.org.faults.add_latency(0.3)
+
+    started = time.monotonic()
+    sf.limits()
+
+    assert time.monotonic() - started >= 0.3
+
+
+def test_dropped_connection_after_commit_leaves_the_record(local_org: OrgServer, sf: Salesforce) -> None:
+    local_org.org.faults.drop_after_commit(1)
+
+    with pytest.raises(requests.exceptions.ConnectionError):
+        sf.Case.upsert("Collections_Key__c/ambiguous", {"Subject": "Did it commit?"})
+
+    record = sf.Case.get_by_custom_id("Collections_Key__c", "ambiguous")
+    assert record["Subject"] == "Did it commit?"
+
+
+def test_clock_can_be_set_and_frozen(local_org: OrgServer, sf: Salesforce) -> None:
+    local_org.org.clock.set(datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC), frozen=True)
+
+    account_id = sf.Account.create({"Name": "Future"})["id"]
+
+    assert sf.Account.get(account_id)["CreatedDate"] == "2030-01-02T03:04:05.000+0000"
+
+
+def test_admin_endpoint_arms_faults_and_sets_the_clock(local_org: OrgServer, org_api: OrgApi) -> None:
+    admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
+
+    armed = org_api.session.post(
+        org_api.url("/sandbox/faults"), json={"lockFailures": 2, "unavailableRequests": 1}, headers=admin
+    )
+    clock = org_api.session.post(
+        org_api.url("/sandbox/clock"), json={"now": "2031-05-06T07:08:09Z", "frozen": True}, headers=admin
+    )
+    refused = org_api.session.post(org_api.url("/sandbox/faults"), json={"clear": True})
+
+    assert armed.json()["faults"]["lockFailuresRemaining"] == 2
+    assert armed.json()["faults"]["unavailableRequestsRemaining"] == 1
+    assert clock.json()["now"] == "2031-05-06T07:08:09.000+0000"
+    assert refused.status_code == 401
+    assert org_api.call("GET", "limits").status_code == 503
+
+
+def test_admin_endpoint_expires_sessions_and_exhausts_the_limit(local_org: OrgServer, org_api: OrgApi) -> None:
+    admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
+
+    org_api.session.post(org_api.url("/sandbox/faults"), json={"expireSessions": True}, headers=admin)
+    expired = org_api.call("GET", "limits")
+    state = org_api.session.post(
+        org_api.url("/sandbox/faults"), json={"exhaustLimit": True}, headers=admin
+    ).json()
+
+    assert expired.status_code == 401
+    assert state["apiUsage"]["used"] == state["apiUsage"]["allocation"]
+
+
+def test_admin_reset_restores_the_seeded_org(local_org: OrgServer, sf: Salesforce, org_api: OrgApi) -> None:
+    sf.Account.create({"Name": "Temporary"})
+    admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
+
+    org_api.session.post(org_api.url("/sandbox/reset"), headers=admin)
+
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0
+    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 4
