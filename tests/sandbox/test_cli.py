@@ -1,0 +1,68 @@
+"""``sfsync sandbox serve`` as a real subprocess: it prints how to reach it, then serves."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from simple_salesforce import Salesforce
+
+from sfsync.sandbox.client import LocalOrgSession
+from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
+from tests.fixtures.services import free_port
+
+pytestmark = pytest.mark.org
+
+REQUIRED_KEYS = ("instance_url", "ca_cert", "client_id", "client_secret", "username", "password")
+
+
+def _read_banner(process: subprocess.Popen[str]) -> dict[str, str]:
+    """Lines of ``key: value`` up to ``ready`` (bounded by the number of lines, not by time)."""
+    banner: dict[str, str] = {}
+    assert process.stdout is not None
+    for _ in range(50):
+        line = process.stdout.readline()
+        if not line or line.strip() == "ready":
+            break
+        key, _, value = line.partition(": ")
+        banner[key.strip()] = value.strip()
+    return banner
+
+
+def test_serve_prints_credentials_and_answers_a_login_and_query(tmp_path: Path) -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from sfsync.cli import main; main()",
+        "sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--data",
+        str(tmp_path),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        banner = _read_banner(process)
+        assert all(key in banner for key in REQUIRED_KEYS), banner
+        assert banner["instance_url"] == f"https://127.0.0.1:{port}"
+        sf = Salesforce(
+            consumer_key=banner["client_id"],
+            consumer_secret=banner["client_secret"],
+            domain=LOGIN_DOMAIN,
+            session=LocalOrgSession(banner["instance_url"], banner["ca_cert"]),
+            version=API_VERSION,
+        )
+        sf.Account.create({"Name": "From the CLI"})
+        assert sf.query("SELECT Name FROM Account")["records"][0]["Name"] == "From the CLI"
+        assert (tmp_path / "org.sqlite3").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()

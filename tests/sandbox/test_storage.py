@@ -1,0 +1,79 @@
+"""The org's SQLite storage: records survive a restart, failed requests leave nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from simple_salesforce import Salesforce
+
+from sfsync.sandbox.client import LocalOrgSession
+from sfsync.sandbox.org import LocalOrg
+from sfsync.sandbox.schema import DEFAULT_PROJECT_DIR, load_schema
+from sfsync.sandbox.server import OrgServer
+from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
+
+pytestmark = pytest.mark.org
+
+
+def _client(server: OrgServer) -> Salesforce:
+    config = server.org.config
+    return Salesforce(
+        consumer_key=config.client_id,
+        consumer_secret=config.client_secret,
+        domain=LOGIN_DOMAIN,
+        session=LocalOrgSession(server.url, server.ca_path),
+        version=API_VERSION,
+    )
+
+
+def test_records_credentials_and_certificates_survive_a_restart(tmp_path: Path) -> None:
+    schema = load_schema(DEFAULT_PROJECT_DIR)
+    with OrgServer(LocalOrg(tmp_path, schema)) as first:
+        sf = _client(first)
+        account_id = sf.Account.create({"Name": "Acme", "Accounting_Id__c": "C1"})["id"]
+        case_number = sf.Case.get(sf.Case.create({"Subject": "x"})["id"])["CaseNumber"]
+        sf.Account.update(account_id, {"Industry": "Retail"})
+        secret = first.org.config.client_secret
+        ca = Path(first.ca_path).read_bytes()
+
+    with OrgServer(LocalOrg(tmp_path, schema)) as second:
+        sf = _client(second)
+        account = sf.Account.get_by_custom_id("Accounting_Id__c", "C1")
+        next_number = sf.Case.get(sf.Case.create({"Subject": "y"})["id"])["CaseNumber"]
+
+        assert second.org.config.client_secret == secret
+        assert Path(second.ca_path).read_bytes() == ca
+        assert (account["Id"], account["Industry"]) == (account_id, "Retail")
+        assert int(next_number) == int(case_number) + 1
+        assert len(second.org.store.records("User", include_deleted=False)) == 4
+
+
+def test_private_files_are_owner_only(tmp_path: Path) -> None:
+    LocalOrg(tmp_path, load_schema(DEFAULT_PROJECT_DIR)).close()
+
+    for name in ("org.json", "jwt-key.pem", "server-key.pem", "ca-key.pem"):
+        assert (tmp_path / name).stat().st_mode & 0o077 == 0
+
+
+def test_a_failed_all_or_none_request_leaves_nothing_on_disk(tmp_path: Path) -> None:
+    schema = load_schema(DEFAULT_PROJECT_DIR)
+    with OrgServer(LocalOrg(tmp_path, schema)) as server:
+        sf = _client(server)
+        sf.restful(
+            "composite/sobjects",
+            method="POST",
+            json={
+                "allOrNone": True,
+                "records": [
+                    {"attributes": {"type": "Account"}, "Name": "A"},
+                    {"attributes": {"type": "Account"}},
+                ],
+            },
+        )
+
+    reopened = LocalOrg(tmp_path, schema)
+    try:
+        assert reopened.store.records("Account", include_deleted=True) == []
+    finally:
+        reopened.close()
