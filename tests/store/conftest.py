@@ -9,6 +9,7 @@ test, so every test starts from a clean, fully migrated store.
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ DIALECTS = [
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+LOCK_WAIT_TIMEOUT_S = 20.0
 
 
 def _admin_conninfo(url: str) -> str:
@@ -125,3 +127,21 @@ def other_session(engine: Engine) -> Iterator[Session]:
     """A second, independent session: what another worker would see."""
     with create_session_factory(engine)() as opened:
         yield opened
+
+
+def wait_until_blocked_on_lock(engine: Engine) -> None:
+    """Poll pg_stat_activity until some backend waits on a lock, bounded by a timeout."""
+    deadline = time.monotonic() + LOCK_WAIT_TIMEOUT_S
+    with engine.connect() as probe:
+        while time.monotonic() < deadline:
+            waiting = probe.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar_one()
+            probe.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    pytest.fail("no session ever waited on another one's lock")

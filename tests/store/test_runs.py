@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from sfsync.store.db import create_session_factory
 from sfsync.store.models import RunStatus, SyncRun
 from sfsync.store.repositories import finish_run, last_run, start_run
-from tests.store.conftest import T0
-
-LOCK_WAIT_TIMEOUT_S = 20.0
+from tests.store.conftest import LOCK_WAIT_TIMEOUT_S, T0, wait_until_blocked_on_lock
 
 
 def test_run_is_recorded_running_then_finished_with_counts(session: Session) -> None:
@@ -93,24 +90,6 @@ def test_unscheduled_runs_are_never_deduplicated(session: Session) -> None:
     assert session.scalar(select(func.count()).select_from(SyncRun)) == 2
 
 
-def _wait_until_blocked_on_lock(engine: Engine) -> None:
-    """Poll pg_stat_activity until some backend waits on a lock, bounded by a timeout."""
-    deadline = time.monotonic() + LOCK_WAIT_TIMEOUT_S
-    with engine.connect() as probe:
-        while time.monotonic() < deadline:
-            waiting = probe.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-            ).scalar_one()
-            probe.rollback()
-            if waiting:
-                return
-            time.sleep(0.02)
-    pytest.fail("the second beat never waited on the first one's schedule key")
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("dialect", ["postgres"], indirect=True)
 def test_two_concurrent_beats_start_the_scheduled_run_once(engine: Engine) -> None:
@@ -132,7 +111,7 @@ def test_two_concurrent_beats_start_the_scheduled_run_once(engine: Engine) -> No
         won = start_run(session_a, kind="cycle", source="erp", started_at=T0, schedule_key="slot-1")
         thread = threading.Thread(target=beat_b)
         thread.start()
-        _wait_until_blocked_on_lock(engine)
+        wait_until_blocked_on_lock(engine)
         session_a.commit()
     thread.join(LOCK_WAIT_TIMEOUT_S)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sfsync.store.db import create_session_factory
 from sfsync.store.models import TaskLedgerEntry, TaskState
 from sfsync.store.repositories import (
     TASK_TRANSITIONS,
@@ -25,7 +28,7 @@ from sfsync.store.repositories import (
     tasks_for_case,
     unknown_outcomes,
 )
-from tests.store.conftest import T0
+from tests.store.conftest import LOCK_WAIT_TIMEOUT_S, T0, wait_until_blocked_on_lock
 
 CASE = "erp:C-100:1"
 KEY = f"{CASE}:day7_call"
@@ -216,3 +219,33 @@ def test_keys_and_tasks_for_a_case(session: Session) -> None:
     assert keys == [f"{CASE}:day1_email", f"{CASE}:day7_call"]
     assert [entry.task_key for entry in created] == [f"{CASE}:day1_email"]
     assert len(tasks_for_case(session, CASE)) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("dialect", ["postgres"], indirect=True)
+def test_two_workers_cannot_both_send_the_same_task(engine: Engine) -> None:
+    """Worker B tries to send while A's ``mark_sent`` is uncommitted: B waits, then is refused."""
+    factory = create_session_factory(engine)
+    with factory() as setup:
+        _plan(setup)
+        setup.commit()
+    outcome: dict[str, object] = {}
+
+    def worker_b() -> None:
+        with factory() as session_b:
+            try:
+                outcome["b"] = mark_sent(session_b, KEY, at=LATER)
+            except TaskStateError as exc:
+                outcome["b"] = exc
+
+    with factory() as session_a:
+        mark_sent(session_a, KEY, at=LATER)
+        thread = threading.Thread(target=worker_b)
+        thread.start()
+        wait_until_blocked_on_lock(engine)
+        session_a.commit()
+    thread.join(LOCK_WAIT_TIMEOUT_S)
+
+    assert not thread.is_alive()
+    assert isinstance(outcome["b"], TaskStateError)
+    assert "is sent, cannot become sent" in str(outcome["b"])
