@@ -37,6 +37,9 @@ class OrgRequestHandler(BaseHTTPRequestHandler):
     server_version = "sfsync-local-org"
     sys_version = ""
     timeout = IDLE_TIMEOUT_SECONDS
+    wbufsize = 64 * 1024
+    """Buffered writes: headers and body leave together rather than as separate small TLS
+    records, which would meet Nagle's algorithm and the client's delayed ACK (40 ms each)."""
     server: OrgHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -147,6 +150,7 @@ class OrgRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if response.body:
             self.wfile.write(response.body)
+        self.wfile.flush()
 
 
 class OrgHTTPServer(ThreadingHTTPServer):
@@ -164,6 +168,7 @@ class OrgHTTPServer(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         """Handshake in this connection's thread, then serve it; a failed handshake just ends it."""
         try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             request.settimeout(HANDSHAKE_TIMEOUT_SECONDS)
             request.do_handshake()
         except (OSError, ssl.SSLError):

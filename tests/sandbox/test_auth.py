@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from simple_salesforce import Salesforce
@@ -24,7 +25,9 @@ def _token(session: LocalOrgSession, server: OrgServer, **form: str) -> dict:
     return {"status": response.status_code, **response.json()}
 
 
-def test_client_credentials_token_response_shape(local_org: OrgServer, org_session: LocalOrgSession) -> None:
+def test_client_credentials_token_response_shape(
+    local_org: OrgServer, org_session: LocalOrgSession
+) -> None:
     config = local_org.org.config
     body = _token(
         org_session,
@@ -44,7 +47,9 @@ def test_client_credentials_token_response_shape(local_org: OrgServer, org_sessi
     assert body["access_token"].startswith(local_org.org.org_id[:15] + "!")
 
 
-def test_wrong_client_secret_is_invalid_client(local_org: OrgServer, org_session: LocalOrgSession) -> None:
+def test_wrong_client_secret_is_invalid_client(
+    local_org: OrgServer, org_session: LocalOrgSession
+) -> None:
     body = _token(
         org_session,
         local_org,
@@ -53,7 +58,11 @@ def test_wrong_client_secret_is_invalid_client(local_org: OrgServer, org_session
         client_secret="wrong",
     )
 
-    assert body == {"status": 400, "error": "invalid_client", "error_description": "invalid client credentials"}
+    assert body == {
+        "status": 400,
+        "error": "invalid_client",
+        "error_description": "invalid client credentials",
+    }
 
 
 def test_password_flow_and_its_errors(local_org: OrgServer, org_session: LocalOrgSession) -> None:
@@ -87,7 +96,9 @@ def test_unknown_grant_type(local_org: OrgServer, org_session: LocalOrgSession) 
     assert body["error"] == "unsupported_grant_type"
 
 
-def test_jwt_bearer_with_the_connected_app_key(local_org: OrgServer, org_session: LocalOrgSession) -> None:
+def test_jwt_bearer_with_the_connected_app_key(
+    local_org: OrgServer, org_session: LocalOrgSession
+) -> None:
     config = local_org.org.config
     sf = Salesforce(
         username=config.username,
@@ -112,7 +123,9 @@ def _assertion(local_org: OrgServer, key: object, **claims: object) -> str:
     return jwt.encode(payload, key, algorithm="RS256")  # type: ignore[arg-type]
 
 
-def test_jwt_signed_by_another_key_is_invalid_grant(local_org: OrgServer, org_session: LocalOrgSession) -> None:
+def test_jwt_signed_by_another_key_is_invalid_grant(
+    local_org: OrgServer, org_session: LocalOrgSession
+) -> None:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     body = _token(
@@ -122,7 +135,11 @@ def test_jwt_signed_by_another_key_is_invalid_grant(local_org: OrgServer, org_se
         assertion=_assertion(local_org, stranger),
     )
 
-    assert body == {"status": 400, "error": "invalid_grant", "error_description": "invalid assertion"}
+    assert body == {
+        "status": 400,
+        "error": "invalid_grant",
+        "error_description": "invalid assertion",
+    }
 
 
 @pytest.mark.parametrize(
@@ -157,7 +174,9 @@ def test_tokens_expire_on_the_org_clock(local_org: OrgServer, org_api: OrgApi) -
     response = org_api.call("GET", "limits/")
 
     assert response.status_code == 401
-    assert response.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    assert response.json() == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+    ]
 
 
 def test_credential_clients_log_in_again_after_expiry(local_org: OrgServer, sf: Salesforce) -> None:
@@ -171,9 +190,14 @@ def test_credential_clients_log_in_again_after_expiry(local_org: OrgServer, sf: 
     assert sf.session_id != old_token
 
 
-def test_session_id_clients_see_expired_session(local_org: OrgServer, sf: Salesforce, org_session: LocalOrgSession) -> None:
+def test_session_id_clients_see_expired_session(
+    local_org: OrgServer, sf: Salesforce, org_session: LocalOrgSession
+) -> None:
     direct = Salesforce(
-        instance_url=local_org.url, session_id=sf.session_id, session=org_session, version=API_VERSION
+        instance_url=local_org.url,
+        session_id=sf.session_id,
+        session=org_session,
+        version=API_VERSION,
     )
     local_org.org.expire_sessions()
 
@@ -190,7 +214,9 @@ def test_missing_authorization_is_401(org_api: OrgApi) -> None:
     assert response.json()[0]["errorCode"] == "INVALID_SESSION_ID"
 
 
-def test_soap_login_with_username_password_and_token(local_org: OrgServer, org_session: LocalOrgSession) -> None:
+def test_soap_login_with_username_password_and_token(
+    local_org: OrgServer, org_session: LocalOrgSession
+) -> None:
     config = local_org.org.config
     sf = Salesforce(
         username=config.username,
@@ -203,15 +229,15 @@ def test_soap_login_with_username_password_and_token(local_org: OrgServer, org_s
     assert sf.sf_instance == local_org.url.removeprefix("https://")
     assert sf.query("SELECT COUNT() FROM Case")["totalSize"] == 0
     with pytest.raises(SalesforceAuthenticationFailed) as caught:
-        Salesforce(username=config.username, password="nope", security_token="", session=org_session)
+        Salesforce(
+            username=config.username, password="nope", security_token="", session=org_session
+        )
     assert caught.value.code == "INVALID_LOGIN"
 
 
 def test_a_direct_client_with_the_ca_and_no_rewriting(local_org: OrgServer) -> None:
     """The path sfsync's own gateway takes: POST to the org's https login URL, then build the
     client from instance_url and session_id with verify pointed at the org's CA."""
-    import requests
-
     config = local_org.org.config
     session = requests.Session()
     token = session.post(
@@ -224,7 +250,10 @@ def test_a_direct_client_with_the_ca_and_no_rewriting(local_org: OrgServer) -> N
     session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override session.verify
     session.verify = local_org.ca_path
     sf = Salesforce(
-        instance_url=token["instance_url"], session_id=token["access_token"], session=session, version=API_VERSION
+        instance_url=token["instance_url"],
+        session_id=token["access_token"],
+        session=session,
+        version=API_VERSION,
     )
 
     assert sf.limits()["DailyApiRequests"]["Max"] == config.api_allocation

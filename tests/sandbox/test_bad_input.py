@@ -48,10 +48,9 @@ def test_wrong_content_type_is_415(org_api: OrgApi) -> None:
 def test_uri_over_16384_bytes_is_414_and_the_server_keeps_serving(
     org_api: OrgApi, sf: Salesforce
 ) -> None:
-    ids = ",".join(["'0018d000000000IAAQ'"] * 900)
-    soql = f"SELECT Id FROM Account WHERE Id IN ({ids})"
+    huge_in_list = ",".join(["'0018d000000000IAAQ'"] * 900)  # what an unchunked IN (...) sends
 
-    response = org_api.call("GET", "query/", params={"q": soql})
+    response = org_api.call("GET", "query/", params={"q": huge_in_list})
 
     assert response.status_code == 414
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0
@@ -59,10 +58,12 @@ def test_uri_over_16384_bytes_is_414_and_the_server_keeps_serving(
 
 def test_uri_over_the_stdlib_limit_is_refused_too(local_org: OrgServer, sf: Salesforce) -> None:
     context = ssl.create_default_context(cafile=local_org.ca_path)
-    with socket.create_connection(("127.0.0.1", local_org.port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            tls.sendall(b"GET /services/data/v59.0/" + b"x" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-            status_line = tls.recv(64)
+    with (
+        socket.create_connection(("127.0.0.1", local_org.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(b"GET /services/data/v59.0/" + b"x" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        status_line = tls.recv(64)
 
     assert status_line.startswith(b"HTTP/1.1 414")
     assert sf.limits()["DailyApiRequests"]["Max"] == 15000

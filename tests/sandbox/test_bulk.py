@@ -34,7 +34,10 @@ def test_insert_reports_successes_and_failures(sf: Salesforce) -> None:
 
     assert result["numberRecordsProcessed"] == 3
     assert result["numberRecordsFailed"] == 1
-    assert [(r["sf__Created"], r["Subject"]) for r in successes] == [("true", "One"), ("true", "Three")]
+    assert [(r["sf__Created"], r["Subject"]) for r in successes] == [
+        ("true", "One"),
+        ("true", "Three"),
+    ]
     assert all(r["sf__Id"].startswith("500") for r in successes)
     assert failures[0]["sf__Error"].startswith("STRING_TOO_LONG:")
     assert failures[0]["Collections_Key__c"] == "b2"
@@ -42,7 +45,10 @@ def test_insert_reports_successes_and_failures(sf: Salesforce) -> None:
 
 def test_upsert_creates_then_updates(sf: Salesforce) -> None:
     first = [{"Name": "Acme", "Accounting_Id__c": "C1"}, {"Name": "Beta", "Accounting_Id__c": "C2"}]
-    second = [{"Name": "Acme Ltd", "Accounting_Id__c": "C1"}, {"Name": "Gamma", "Accounting_Id__c": "C3"}]
+    second = [
+        {"Name": "Acme Ltd", "Accounting_Id__c": "C1"},
+        {"Name": "Gamma", "Accounting_Id__c": "C3"},
+    ]
 
     sf.bulk2.Account.upsert(records=first, external_id_field="Accounting_Id__c", wait=0)
     [result] = sf.bulk2.Account.upsert(records=second, external_id_field="Accounting_Id__c", wait=0)
@@ -95,7 +101,9 @@ def test_state_machine_refuses_a_second_upload_and_allows_abort(
     org_api: OrgApi, sf: Salesforce
 ) -> None:
     job = org_api.call(
-        "POST", "jobs/ingest", json={"object": "Account", "operation": "insert", "contentType": "CSV"}
+        "POST",
+        "jobs/ingest",
+        json={"object": "Account", "operation": "insert", "contentType": "CSV"},
     ).json()
     batches = f"jobs/ingest/{job['id']}/batches"
     csv_headers = {"Content-Type": "text/csv"}
@@ -120,7 +128,10 @@ def test_job_info_moves_from_upload_complete_to_job_complete(org_api: OrgApi) ->
         "POST", "jobs/ingest", json={"object": "Account", "operation": "insert"}
     ).json()
     org_api.call(
-        "PUT", f"jobs/ingest/{job['id']}/batches", data=b"Name\nA\n", headers={"Content-Type": "text/csv"}
+        "PUT",
+        f"jobs/ingest/{job['id']}/batches",
+        data=b"Name\nA\n",
+        headers={"Content-Type": "text/csv"},
     )
 
     closed = org_api.call("PATCH", f"jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
@@ -136,7 +147,11 @@ def test_query_job_pages_with_locator(sf: Salesforce) -> None:
     records = [{"Name": f"A{i:03d}", "Accounting_Id__c": f"C{i:03d}"} for i in range(250)]
     sf.bulk2.Account.insert(records=records, wait=0)
 
-    pages = list(sf.bulk2.Account.query("SELECT Name, Accounting_Id__c FROM Account", max_records=100, wait=0))
+    pages = list(
+        sf.bulk2.Account.query(
+            "SELECT Name, Accounting_Id__c FROM Account", max_records=100, wait=0
+        )
+    )
 
     assert len(pages) == 3
     rows = [row for page in pages for row in _rows(page)]
@@ -160,7 +175,9 @@ def test_query_job_headers(org_api: OrgApi, sf: Salesforce) -> None:
 
 
 def test_query_job_with_a_bad_query_is_refused(org_api: OrgApi) -> None:
-    response = org_api.call("POST", "jobs/query", json={"operation": "query", "query": "SELECT Nope__c FROM Account"})
+    response = org_api.call(
+        "POST", "jobs/query", json={"operation": "query", "query": "SELECT Nope__c FROM Account"}
+    )
 
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_FIELD"

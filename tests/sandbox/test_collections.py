@@ -23,7 +23,11 @@ ROLLED_BACK = {
 
 def _accounts(count: int, prefix: str = "A") -> list[dict[str, Any]]:
     return [
-        {"attributes": {"type": "Account"}, "Name": f"{prefix}{i}", "Accounting_Id__c": f"{prefix}-{i}"}
+        {
+            "attributes": {"type": "Account"},
+            "Name": f"{prefix}{i}",
+            "Accounting_Id__c": f"{prefix}-{i}",
+        }
         for i in range(count)
     ]
 
@@ -137,10 +141,15 @@ def test_upsert_with_a_repeated_key_fails_both_records(sf: Salesforce) -> None:
 
 
 def test_delete_and_retrieve(sf: Salesforce) -> None:
-    ids = [r["id"] for r in sf.restful("composite/sobjects", method="POST", json={"records": _accounts(3)})]
+    ids = [
+        r["id"]
+        for r in sf.restful("composite/sobjects", method="POST", json={"records": _accounts(3)})
+    ]
 
     deleted = sf.restful(
-        "composite/sobjects", method="DELETE", params={"ids": ",".join(ids[:2]), "allOrNone": "false"}
+        "composite/sobjects",
+        method="DELETE",
+        params={"ids": ",".join(ids[:2]), "allOrNone": "false"},
     )
     retrieved = sf.restful(
         "composite/sobjects/Account", params={"ids": ",".join(ids), "fields": "Id,Name"}
@@ -153,7 +162,10 @@ def test_delete_and_retrieve(sf: Salesforce) -> None:
 
 
 def test_retrieve_by_post(sf: Salesforce) -> None:
-    ids = [r["id"] for r in sf.restful("composite/sobjects", method="POST", json={"records": _accounts(2)})]
+    ids = [
+        r["id"]
+        for r in sf.restful("composite/sobjects", method="POST", json={"records": _accounts(2)})
+    ]
 
     retrieved = sf.restful(
         "composite/sobjects/Account", method="POST", json={"ids": ids, "fields": ["Name"]}
@@ -214,17 +226,27 @@ def test_composite_passes_references_between_subrequests(sf: Salesforce) -> None
     assert parts[0]["httpHeaders"]["Location"].endswith(parts[0]["body"]["id"])
 
 
-def test_composite_all_or_none_rolls_back_every_subrequest(local_org: OrgServer, sf: Salesforce) -> None:
+def test_composite_all_or_none_rolls_back_every_subrequest(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
     response = sf.restful(
         "composite",
         method="POST",
         json={
             "allOrNone": True,
             "compositeRequest": [
-                {"method": "POST", "url": "/services/data/v59.0/sobjects/Account",
-                 "referenceId": "a", "body": {"Name": "Acme"}},
-                {"method": "POST", "url": "/services/data/v59.0/sobjects/Contact",
-                 "referenceId": "c", "body": {"FirstName": "x"}},
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Account",
+                    "referenceId": "a",
+                    "body": {"Name": "Acme"},
+                },
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Contact",
+                    "referenceId": "c",
+                    "body": {"FirstName": "x"},
+                },
             ],
         },
     )
@@ -236,19 +258,33 @@ def test_composite_all_or_none_rolls_back_every_subrequest(local_org: OrgServer,
     assert _count(local_org, "Account") == 0
 
 
-def test_composite_without_all_or_none_keeps_what_succeeded(local_org: OrgServer, sf: Salesforce) -> None:
+def test_composite_without_all_or_none_keeps_what_succeeded(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
     response = sf.restful(
         "composite",
         method="POST",
         json={
             "allOrNone": False,
             "compositeRequest": [
-                {"method": "POST", "url": "/services/data/v59.0/sobjects/Contact",
-                 "referenceId": "bad", "body": {"FirstName": "x"}},
-                {"method": "POST", "url": "/services/data/v59.0/sobjects/Case",
-                 "referenceId": "needs_bad", "body": {"Subject": "x", "ContactId": "@{bad.id}"}},
-                {"method": "POST", "url": "/services/data/v59.0/sobjects/Account",
-                 "referenceId": "ok", "body": {"Name": "Acme"}},
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Contact",
+                    "referenceId": "bad",
+                    "body": {"FirstName": "x"},
+                },
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Case",
+                    "referenceId": "needs_bad",
+                    "body": {"Subject": "x", "ContactId": "@{bad.id}"},
+                },
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Account",
+                    "referenceId": "ok",
+                    "body": {"Name": "Acme"},
+                },
             ],
         },
     )
@@ -266,7 +302,9 @@ def test_composite_is_limited_to_25_subrequests(sf: Salesforce) -> None:
         sf.restful("composite", method="POST", json={"compositeRequest": [sub] * 26})
 
 
-def test_composite_counts_once_and_batch_once_per_subrequest(local_org: OrgServer, sf: Salesforce) -> None:
+def test_composite_counts_once_and_batch_once_per_subrequest(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
     counter = local_org.org.limits
     subrequests = [
         {"method": "GET", "url": "/services/data/v59.0/limits", "referenceId": f"r{i}"}
@@ -295,7 +333,11 @@ def test_batch_halts_on_error_when_asked(local_org: OrgServer, sf: Salesforce) -
             "haltOnError": True,
             "batchRequests": [
                 {"method": "POST", "url": "v59.0/sobjects/Account", "richInput": {"Name": "A"}},
-                {"method": "POST", "url": "v59.0/sobjects/Contact", "richInput": {"FirstName": "x"}},
+                {
+                    "method": "POST",
+                    "url": "v59.0/sobjects/Contact",
+                    "richInput": {"FirstName": "x"},
+                },
                 {"method": "POST", "url": "v59.0/sobjects/Account", "richInput": {"Name": "B"}},
             ],
         },
@@ -309,7 +351,9 @@ def test_batch_halts_on_error_when_asked(local_org: OrgServer, sf: Salesforce) -
 
 def test_unknown_type_in_a_collection_is_invalid_type(org_api: OrgApi) -> None:
     response = org_api.call(
-        "POST", "composite/sobjects", json={"records": [{"attributes": {"type": "Nope"}, "Name": "x"}]}
+        "POST",
+        "composite/sobjects",
+        json={"records": [{"attributes": {"type": "Nope"}, "Name": "x"}]},
     )
 
     assert response.status_code == 400

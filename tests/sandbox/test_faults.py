@@ -27,7 +27,9 @@ def test_next_writes_fail_with_unable_to_lock_row(local_org: OrgServer, sf: Sale
     assert retried["success"] is True
 
 
-def test_lock_failures_hit_single_records_of_a_collection(local_org: OrgServer, sf: Salesforce) -> None:
+def test_lock_failures_hit_single_records_of_a_collection(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
     local_org.org.faults.fail_next_writes(1)
     records = [{"attributes": {"type": "Account"}, "Name": n} for n in ("A", "B")]
 
@@ -57,7 +59,9 @@ def test_latency_delays_responses(local_org: OrgServer, sf: Salesforce) -> None:
     assert time.monotonic() - started >= 0.3
 
 
-def test_dropped_connection_after_commit_leaves_the_record(local_org: OrgServer, sf: Salesforce) -> None:
+def test_dropped_connection_after_commit_leaves_the_record(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
     local_org.org.faults.drop_after_commit(1)
 
     with pytest.raises(requests.exceptions.ConnectionError):
@@ -75,14 +79,20 @@ def test_clock_can_be_set_and_frozen(local_org: OrgServer, sf: Salesforce) -> No
     assert sf.Account.get(account_id)["CreatedDate"] == "2030-01-02T03:04:05.000+0000"
 
 
-def test_admin_endpoint_arms_faults_and_sets_the_clock(local_org: OrgServer, org_api: OrgApi) -> None:
+def test_admin_endpoint_arms_faults_and_sets_the_clock(
+    local_org: OrgServer, org_api: OrgApi
+) -> None:
     admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
 
     armed = org_api.session.post(
-        org_api.url("/sandbox/faults"), json={"lockFailures": 2, "unavailableRequests": 1}, headers=admin
+        org_api.url("/sandbox/faults"),
+        json={"lockFailures": 2, "unavailableRequests": 1},
+        headers=admin,
     )
     clock = org_api.session.post(
-        org_api.url("/sandbox/clock"), json={"now": "2031-05-06T07:08:09Z", "frozen": True}, headers=admin
+        org_api.url("/sandbox/clock"),
+        json={"now": "2031-05-06T07:08:09Z", "frozen": True},
+        headers=admin,
     )
     refused = org_api.session.post(org_api.url("/sandbox/faults"), json={"clear": True})
 
@@ -93,10 +103,14 @@ def test_admin_endpoint_arms_faults_and_sets_the_clock(local_org: OrgServer, org
     assert org_api.call("GET", "limits").status_code == 503
 
 
-def test_admin_endpoint_expires_sessions_and_exhausts_the_limit(local_org: OrgServer, org_api: OrgApi) -> None:
+def test_admin_endpoint_expires_sessions_and_exhausts_the_limit(
+    local_org: OrgServer, org_api: OrgApi
+) -> None:
     admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
 
-    org_api.session.post(org_api.url("/sandbox/faults"), json={"expireSessions": True}, headers=admin)
+    org_api.session.post(
+        org_api.url("/sandbox/faults"), json={"expireSessions": True}, headers=admin
+    )
     expired = org_api.call("GET", "limits")
     state = org_api.session.post(
         org_api.url("/sandbox/faults"), json={"exhaustLimit": True}, headers=admin
@@ -106,7 +120,9 @@ def test_admin_endpoint_expires_sessions_and_exhausts_the_limit(local_org: OrgSe
     assert state["apiUsage"]["used"] == state["apiUsage"]["allocation"]
 
 
-def test_admin_reset_restores_the_seeded_org(local_org: OrgServer, sf: Salesforce, org_api: OrgApi) -> None:
+def test_admin_reset_restores_the_seeded_org(
+    local_org: OrgServer, sf: Salesforce, org_api: OrgApi
+) -> None:
     sf.Account.create({"Name": "Temporary"})
     admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
 

@@ -41,7 +41,9 @@ def test_limits_resource_reports_remaining_requests(sf: Salesforce) -> None:
     assert "DailyBulkApiBatches" in limits
 
 
-def test_exhausted_allocation_is_request_limit_exceeded(local_org: OrgServer, sf: Salesforce) -> None:
+def test_exhausted_allocation_is_request_limit_exceeded(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
     local_org.org.exhaust_limit()
 
     with pytest.raises(SalesforceRefusedRequest) as caught:
@@ -68,7 +70,9 @@ def test_the_window_rolls_with_the_org_clock(local_org: OrgServer, sf: Salesforc
     assert sf.Account.create({"Name": "C"})["success"] is True
 
 
-def test_logins_and_the_versions_list_are_not_counted(local_org: OrgServer, org_api: OrgApi) -> None:
+def test_logins_and_the_versions_list_are_not_counted(
+    local_org: OrgServer, org_api: OrgApi
+) -> None:
     org_api.session.get(org_api.url("/services/data/"))
 
     assert local_org.org.limits.used() == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from simple_salesforce import Salesforce
+from simple_salesforce import Salesforce, format_external_id
 from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
     SalesforceMoreThanOneRecord,
@@ -177,8 +177,6 @@ def test_external_id_matching_is_case_insensitive(sf: Salesforce) -> None:
 
 
 def test_external_id_values_may_contain_slashes(sf: Salesforce) -> None:
-    from simple_salesforce import format_external_id
-
     status = sf.Case.upsert(format_external_id("Collections_Key__c", "qb/C 1/ep"), {"Subject": "x"})
 
     assert status == 201

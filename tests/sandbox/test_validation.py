@@ -55,8 +55,12 @@ def test_unknown_field_is_invalid_field(org_api: OrgApi) -> None:
 
 @pytest.mark.parametrize("field", ["IsClosed", "CaseNumber", "ClosedDate", "CreatedDate"])
 def test_read_only_fields_are_invalid_for_insert_update(org_api: OrgApi, field: str) -> None:
-    value = {"IsClosed": True, "CaseNumber": "1", "ClosedDate": "2026-01-01T00:00:00Z",
-             "CreatedDate": "2026-01-01T00:00:00Z"}[field]
+    value = {
+        "IsClosed": True,
+        "CaseNumber": "1",
+        "ClosedDate": "2026-01-01T00:00:00Z",
+        "CreatedDate": "2026-01-01T00:00:00Z",
+    }[field]
 
     status, body = _error(org_api, "POST", "sobjects/Case", {"Subject": "x", field: value})
 
@@ -202,7 +206,9 @@ def test_case_numbers_are_sequential_and_statuses_default(sf: Salesforce) -> Non
     assert (first["Status"], first["Priority"], first["IsClosed"]) == ("New", "Medium", False)
 
 
-def test_closing_a_case_sets_is_closed_and_closed_date(local_org: OrgServer, sf: Salesforce) -> None:
+def test_closing_a_case_sets_is_closed_and_closed_date(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
     local_org.org.clock.set(datetime(2026, 5, 1, 12, 0, tzinfo=UTC), frozen=True)
     case_id = sf.Case.create({"Subject": "x"})["id"]
 
