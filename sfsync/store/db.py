@@ -102,6 +102,12 @@ def create_engine_from_url(url: str) -> Engine:
     )
 
 
+def _missing_sqlite_file(url: URL) -> bool:
+    database = url.database or ""
+    in_memory = not database or database == ":memory:" or database.startswith("file:")
+    return not in_memory and not Path(database).exists()
+
+
 def _create_sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -163,7 +169,13 @@ def downgrade_database(url: str, revision: str) -> None:
 
 
 def current_revision(url: str) -> str | None:
-    """The revision the database at ``url`` is at, or None if it was never migrated."""
+    """The revision the database at ``url`` is at, or None if it was never migrated.
+
+    A SQLite file that does not exist is reported as never migrated without creating it.
+    """
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and _missing_sqlite_file(parsed):
+        return None
     engine = create_engine_from_url(url)
     try:
         with engine.connect() as connection:

@@ -35,6 +35,7 @@ def test_current_reports_a_store_that_needs_upgrading(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
 
     behind = runner.invoke(app, ["current", "--url", url])
+    assert not (tmp_path / "fresh.db").exists()  # asking did not create an empty store
     runner.invoke(app, ["upgrade", "--url", url])
     current = runner.invoke(app, ["current", "--url", url])
 
