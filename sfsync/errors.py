@@ -11,7 +11,9 @@ group, named for what must happen next::
     ├── BudgetExhaustedError  the daily API allocation is at or below the reserve; writes stop
     ├── PermanentError     the record itself is refused (validation, duplicate, permission);
     │                      goes to the dead-letter table with the Salesforce code and message
-    └── SkippedRecord      a bad source row; quarantined with a reason an admin can act on
+    ├── SkippedRecord      a bad source row; quarantined with a reason an admin can act on
+    └── TaskStateError     (sfsync.store.repositories) a task-ledger move the protocol forbids:
+                           a bug or a concurrent writer, never retried
 
 Errors are translated into this tree only in adapters (sources, salesforce gateway, store).
 All of them keep their constructor arguments in ``args`` so they pickle (Celery serialises them).
