@@ -117,7 +117,7 @@ class OrgStore:
         if field_def.external_id or field_def.unique:
             key = index_key(value, field_def.case_sensitive)
             ids = self._index.get((obj.name.lower(), field_def.name.lower()), {}).get(key, set())
-            return sorted(ids)
+            return sorted(i for i in ids if not self._records[i].get("IsDeleted"))
         wanted = index_key(value, field_def.case_sensitive)
         return [
             row["Id"]
@@ -214,8 +214,8 @@ class OrgStore:
         self._reindex(record_id, record, sobject)
 
     def _reindex(self, record_id: str, record: Record, sobject_name: str) -> None:
-        if record.get("IsDeleted"):
-            return
+        """Index a row's unique and external-id values; deleted rows too, so queryAll lookups
+        find them (:meth:`find` filters them out for writes)."""
         sobject = sobject_name.lower()
         for field_name, case_sensitive in self._indexed.get(sobject, ()):
             value = record.get(field_name)

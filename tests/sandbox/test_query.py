@@ -125,3 +125,23 @@ def test_pages_see_the_rows_as_they_were_when_the_query_ran(
     rest: dict[str, Any] = sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
 
     assert rest["records"][0]["Subject"] == "Case 2000"
+
+
+def test_query_all_by_external_id_sees_deleted_rows(sf: Salesforce) -> None:
+    case_id = sf.Case.create({"Subject": "x", "Collections_Key__c": "gone"})["id"]
+    sf.Case.delete(case_id)
+
+    live = sf.query("SELECT Id FROM Case WHERE Collections_Key__c = 'gone'")
+    everything = sf.query_all(
+        "SELECT Id FROM Case WHERE Collections_Key__c = 'gone'", include_deleted=True
+    )
+
+    assert live["totalSize"] == 0
+    assert [r["Id"] for r in everything["records"]] == [case_id]
+
+
+def test_a_deleted_records_key_can_be_reused(sf: Salesforce) -> None:
+    first = sf.Case.create({"Subject": "x", "Collections_Key__c": "again"})["id"]
+    sf.Case.delete(first)
+
+    assert sf.Case.upsert("Collections_Key__c/again", {"Subject": "y"}) == 201
