@@ -192,7 +192,10 @@ class LocalOrg:
                     ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
                 )
             )
-        response = self._api(request, version, match.group(2) or "", session.user_id)
+        try:
+            response = self._api(request, version, match.group(2) or "", session.user_id)
+        except ApiError as exc:
+            response = Response.error(exc)
         return self._with_usage(response)
 
     def _with_usage(self, response: Response) -> Response:

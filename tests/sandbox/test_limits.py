@@ -76,3 +76,13 @@ def test_logins_and_the_versions_list_are_not_counted(
     org_api.session.get(org_api.url("/services/data/"))
 
     assert local_org.org.limits.used() == 0
+
+
+def test_errors_after_the_session_check_carry_the_usage_header_too(org_api: OrgApi) -> None:
+    unknown = org_api.call("GET", "no/such/resource")
+    wrong_type = org_api.call(
+        "POST", "sobjects/Account", data=b"x", headers={"Content-Type": "text/plain"}
+    )
+
+    assert unknown.headers["Sforce-Limit-Info"] == "api-usage=1/15000"
+    assert wrong_type.headers["Sforce-Limit-Info"] == "api-usage=2/15000"

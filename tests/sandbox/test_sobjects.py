@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from simple_salesforce import Salesforce, format_external_id
 from simple_salesforce.exceptions import (
@@ -11,6 +13,7 @@ from simple_salesforce.exceptions import (
 )
 
 from sfsync.sandbox.ids import checksum
+from sfsync.sandbox.server import OrgServer
 from tests.fixtures.org import OrgApi
 
 pytestmark = pytest.mark.org
@@ -232,3 +235,25 @@ def test_unsupported_api_version_is_404(org_api: OrgApi) -> None:
     response = org_api.call("GET", "/services/data/v30.0/limits")
 
     assert response.status_code == 404
+
+
+def test_metadata_and_deleted_and_updated_windows(local_org: OrgServer, sf: Salesforce) -> None:
+    local_org.org.clock.set(datetime(2026, 7, 1, 10, 0, tzinfo=UTC), frozen=True)
+    kept = sf.Case.create({"Subject": "kept"})["id"]
+    gone = sf.Case.create({"Subject": "gone"})["id"]
+    sf.Case.delete(gone)
+    start = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+    end = datetime(2026, 7, 1, 11, 0, tzinfo=UTC)
+
+    metadata = sf.Case.metadata()
+    updated = sf.Case.updated(start, end)
+    deleted = sf.Case.deleted(start, end)
+
+    assert metadata["objectDescribe"]["name"] == "Case"
+    assert metadata["objectDescribe"]["keyPrefix"] == "500"
+    assert updated["ids"] == [kept]
+    assert [d["id"] for d in deleted["deletedRecords"]] == [gone]
+
+
+def test_is_sandbox_reads_the_organization(sf: Salesforce) -> None:
+    assert sf.is_sandbox() is True
