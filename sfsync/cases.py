@@ -24,7 +24,8 @@ Rules (also in ``docs/planning.md``):
   (key ``<account>:due-<invoice id>:<step>``) and close once that invoice is no longer the one
   coming due (paid, or past due and handed to a Case).
 * **Promise pending** pauses the cadence (no new Task); the next action date becomes the day the
-  promise is judged (promise date + grace days). A broken promise raises the Case priority.
+  promise is judged (promise date + grace days). A broken promise raises the Case priority and
+  creates one follow-up Task (``promises.broken_follow_up``), keyed by the promise.
 * **Invoice records**: every open invoice of the account (disputed ones flagged) and every invoice
   written before whose values changed (so a paid invoice shows its final status). Days past due
   stop counting once an invoice is closed, so a paid invoice is written once, not daily. Records
@@ -63,6 +64,9 @@ from sfsync.errors import SkippedRecord
 from sfsync.policy import CadenceStep, Policy
 
 _ZERO = Decimal(0)
+#: ``TaskValues.step`` of the follow-up Task a broken promise creates (key
+#: ``<case key>:promise-<promise id>``; step names cannot contain ``-``, so it never collides).
+BROKEN_PROMISE_STEP = "broken_promise"
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +331,36 @@ def _plan_tasks(account: _Assessment, open_case_key: str | None) -> tuple[TaskCh
         for key in sorted(account.state.open_task_keys)
         if keep_prefix is None or not key.startswith(keep_prefix)
     )
-    return closes if created is None else (*closes, created)
+    creates = tuple(
+        task for task in (created, _follow_up_task(account, open_case_key)) if task is not None
+    )
+    return closes + creates
+
+
+def _follow_up_task(account: _Assessment, case_key: str | None) -> TaskChange | None:
+    """The one follow-up Task of a broken promise, while the Case is open."""
+    promise = account.state.promise
+    if case_key is None or promise is None or promise.status is not PromiseStatus.BROKEN:
+        return None
+    key = f"{case_key}:promise-{promise.id}"
+    if key in account.state.task_keys:
+        return None
+    rule = account.policy.promises.broken_follow_up
+    past_due = account.past_due
+    subject = rule.subject.format(
+        customer=account.ledger.customer.name,
+        currency=account.ledger.key.currency,
+        past_due=sum((item.remaining for item in past_due), _ZERO),
+        days_past_due=past_due[0].days_past_due,
+        invoice_count=len(past_due),
+        step=BROKEN_PROMISE_STEP,
+    )
+    values = TaskValues(
+        BROKEN_PROMISE_STEP, subject, rule.channel, rule.owner, rule.priority, account.as_of
+    )
+    return TaskChange(
+        TaskAction.CREATE, key, case_key, values, content_hash("task", values.canonical())
+    )
 
 
 def _step_task(

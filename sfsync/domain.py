@@ -172,6 +172,11 @@ class Promise:
     made_on: date
     status: PromiseStatus = PromiseStatus.PENDING
 
+    def __post_init__(self) -> None:
+        problem = key_part_problem("promise id", self.id)
+        if problem is not None:
+            raise ValueError(problem)
+
     @property
     def is_pending(self) -> bool:
         """A pending promise pauses the cadence."""

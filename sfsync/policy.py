@@ -162,12 +162,33 @@ class CadencePolicy(BaseModel):
         return tuple(step for step in self.steps if step.is_reminder)
 
 
+class FollowUp(BaseModel):
+    """The Task created once when a promise to pay is broken."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel: Channel = Channel.CALL
+    owner: Owner = OwnerRule("case_owner")
+    priority: Priority = Priority.HIGH
+    subject: str = Field(
+        default="Promise broken: call {customer} about {currency} {past_due:,.2f}",
+        min_length=1,
+        max_length=255,
+    )
+
+    @field_validator("subject")
+    @classmethod
+    def _check_subject(cls, value: str) -> str:
+        return check_template(value, TASK_SUBJECT_FIELDS)
+
+
 class PromisePolicy(BaseModel):
-    """How promises to pay are judged."""
+    """How promises to pay are judged, and what a broken one sets off."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     grace_days: int = Field(default=3, ge=0, le=60)
+    broken_follow_up: FollowUp = FollowUp()
 
 
 class CasePolicy(BaseModel):

@@ -278,17 +278,36 @@ def test_a_pending_promise_pauses_the_cadence_and_sets_the_next_action() -> None
     assert plan.case.values.promise_date == AS_OF + timedelta(days=5)
 
 
-def test_a_broken_promise_resumes_the_cadence_with_high_priority() -> None:
+def test_a_broken_promise_resumes_the_cadence_with_high_priority_and_one_follow_up() -> None:
+    promise = Promise(
+        "PR1", "USD", Decimal(100), AS_OF - timedelta(days=5), AS_OF - timedelta(days=9),
+        PromiseStatus.BROKEN,
+    )  # fmt: skip
+    account = ledger(invoice("I1", days_past_due=12))
+
+    plan, state = _settle(account, AccountState(promise=promise))
+
+    assert plan.case is not None
+    assert plan.case.values.priority is Priority.HIGH
+    assert _created(plan) == ["erp:C1:USD:1:day_7_call", "erp:C1:USD:1:promise-PR1"]
+    follow_up = plan.tasks[1].values
+    assert follow_up is not None
+    assert follow_up.step == "broken_promise"
+    assert follow_up.subject == "Promise broken: call Acme Ltd about USD 100.00"
+    assert follow_up.priority is Priority.HIGH
+    assert follow_up.owner == OwnerRule("case_owner")
+    assert _plan(account, state, as_of=AS_OF + timedelta(days=1)).tasks == ()
+
+
+def test_a_broken_promise_without_a_case_creates_no_follow_up() -> None:
     promise = Promise(
         "PR1", "USD", Decimal(100), AS_OF - timedelta(days=5), AS_OF - timedelta(days=9),
         PromiseStatus.BROKEN,
     )  # fmt: skip
 
-    plan = _plan(ledger(invoice("I1", days_past_due=12)), AccountState(promise=promise))
+    plan = _plan(ledger(invoice("I1", days_past_due=12, amount="5")), AccountState(promise=promise))
 
-    assert plan.case is not None
-    assert plan.case.values.priority is Priority.HIGH
-    assert _created(plan) == ["erp:C1:USD:1:day_7_call"]
+    assert plan.tasks == ()
 
 
 def test_a_reminder_goes_out_before_the_due_date_on_the_account() -> None:

@@ -166,6 +166,11 @@ def test_keys_carry_source_customer_currency_and_episode() -> None:
     assert AccountPlan(key).is_empty
 
 
+def test_a_promise_id_must_fit_a_task_key() -> None:
+    with pytest.raises(ValueError, match="promise id 'PR 1' contains"):
+        Promise("PR 1", "USD", Decimal(50), date(2026, 3, 20), date(2026, 3, 10))
+
+
 def test_a_promise_is_pending_until_judged() -> None:
     promise = Promise("PR1", "USD", Decimal(50), date(2026, 3, 20), date(2026, 3, 10))
 

@@ -152,3 +152,24 @@ def test_a_promise_is_judged_by_the_cash_received_by_its_date_plus_grace(
     payments: list[Payment], as_of: date, status: PromiseStatus
 ) -> None:
     assert judge_promise(PROMISE, payments, as_of, grace_days=2) is status
+
+
+def test_the_broken_promise_follow_up_is_configurable_and_checked() -> None:
+    policy = Policy.model_validate(
+        {
+            "cadence": {"steps": [_step("call", 7)]},
+            "promises": {"broken_follow_up": {"channel": "email", "subject": "Broken: {customer}"}},
+        }
+    )
+    errors = _errors(
+        {
+            "cadence": {"steps": [_step("call", 7)]},
+            "promises": {"broken_follow_up": {"subject": "Broken: {amount}"}},
+        }
+    )
+
+    assert policy.promises.broken_follow_up.channel is Channel.EMAIL
+    assert policy.promises.broken_follow_up.subject == "Broken: {customer}"
+    assert (
+        "promises.broken_follow_up.subject: Value error, subject placeholder {amount}" in errors[0]
+    )
