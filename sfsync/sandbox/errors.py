@@ -51,7 +51,9 @@ class RecordError(Exception):
         return {"statusCode": self.code, "message": self.message, "fields": list(self.fields)}
 
     def as_api_error(self) -> ApiError:
-        return ApiError(self.status, self.code, self.message, self.fields)
+        """The single-record form; NOT_FOUND carries no ``fields``, as the REST API sends it."""
+        fields = None if self.code == "NOT_FOUND" else self.fields
+        return ApiError(self.status, self.code, self.message, fields)
 
 
 class MultipleMatchesError(Exception):

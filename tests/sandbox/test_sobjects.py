@@ -93,7 +93,9 @@ def test_get_of_an_unknown_id_is_404_not_found(sf: Salesforce) -> None:
     with pytest.raises(SalesforceResourceNotFound) as caught:
         sf.Case.get(missing)
 
-    assert caught.value.content[0]["errorCode"] == "NOT_FOUND"
+    assert caught.value.content == [
+        {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}
+    ]
 
 
 def test_upsert_creates_with_201_then_updates_with_200_on_v46_plus(
