@@ -239,6 +239,9 @@ def run_demo(config: Path | None, console: Console | None = None) -> int:
     except OSError as error:
         out.print(f"[red]cannot read {policy_path}: {error.strerror}[/red]")
         return 2
+    except yaml.YAMLError as error:
+        out.print(f"[red]{policy_path} is not valid YAML: {error}[/red]")
+        return 2
     except ValidationError as error:
         out.print(f"[red]{policy_path} is invalid:[/red]")
         for item in error.errors():

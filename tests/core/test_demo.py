@@ -47,9 +47,14 @@ def test_the_demo_refuses_a_missing_or_invalid_policy_with_the_reason(tmp_path: 
     )
     invalid = run_demo(tmp_path / "sfsync.yaml", console)
 
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "policy.yaml").write_text("cadence: [\n", encoding="utf-8")
+    broken = run_demo(tmp_path / "broken" / "sfsync.yaml", console)
+
     text = buffer.getvalue()
-    assert (missing, invalid) == (2, 2)
+    assert (missing, invalid, broken) == (2, 2, 2)
     assert "cannot read" in text
+    assert "is not valid YAML" in text
     assert "cadence.min_balance: Input should be greater than or equal to 0" in text
 
 
