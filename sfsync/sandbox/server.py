@@ -15,9 +15,11 @@ import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sfsync.clock import Clock
 from sfsync.sandbox.errors import ApiError
 from sfsync.sandbox.exchange import Request, Response
 from sfsync.sandbox.org import LocalOrg
@@ -228,3 +230,20 @@ class OrgServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def start_local_org(
+    data_dir: Path,
+    *,
+    port: int = 0,
+    project_dir: Path | None = None,
+    clock: Clock | None = None,
+    config_overrides: dict[str, Any] | None = None,
+) -> OrgServer:
+    """Open (or create) the org in ``data_dir`` and serve it in a background thread: the one
+    call an embedded default or a demo needs. Stop it with ``server.stop()``."""
+    from sfsync.sandbox.schema import DEFAULT_PROJECT_DIR, load_schema  # noqa: PLC0415
+
+    schema = load_schema(project_dir or DEFAULT_PROJECT_DIR)
+    org = LocalOrg(data_dir, schema, clock=clock, config_overrides=config_overrides)
+    return OrgServer(org, port).start()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from simple_salesforce import Salesforce
 
+from sfsync.clock import FixedClock
 from sfsync.sandbox.client import LocalOrgSession
 from sfsync.sandbox.org import LocalOrg
 from sfsync.sandbox.schema import DEFAULT_PROJECT_DIR, load_schema
-from sfsync.sandbox.server import OrgServer
+from sfsync.sandbox.server import OrgServer, start_local_org
 from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
 
 pytestmark = pytest.mark.org
@@ -77,3 +79,17 @@ def test_a_failed_all_or_none_request_leaves_nothing_on_disk(tmp_path: Path) -> 
         assert reopened.store.records("Account", include_deleted=True) == []
     finally:
         reopened.close()
+
+
+def test_start_local_org_serves_on_loopback_with_an_injected_clock(tmp_path: Path) -> None:
+    clock = FixedClock(datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC))
+    server = start_local_org(tmp_path, clock=clock, config_overrides={"api_allocation": 50})
+    try:
+        sf = _client(server)
+        account_id = sf.Account.create({"Name": "Acme"})["id"]
+
+        assert server.url.startswith("https://127.0.0.1:")
+        assert sf.Account.get(account_id)["CreatedDate"] == "2026-02-03T04:05:06.000+0000"
+        assert sf.limits()["DailyApiRequests"]["Max"] == 50
+    finally:
+        server.stop()
