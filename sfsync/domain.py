@@ -337,9 +337,16 @@ def _day(value: object, label: str) -> date:
 
 
 def _moment(value: object) -> datetime | None:
+    """An aware timestamp; a naive one is taken as UTC."""
     if value is None or value == "":
         return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValueError(f"updated_at {value!r} is not an ISO timestamp") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 

@@ -90,6 +90,7 @@ def test_an_aware_update_time_keeps_its_zone() -> None:
         ({"status": "paid"}, "status is paid but balance 120.00 is still owed"),
         ({"status": "cancelled"}, "status 'cancelled' is not one of open, paid, void"),
         ({"disputed": "maybe"}, "disputed 'maybe' is not true or false"),
+        ({"updated_at": "yesterday"}, "updated_at 'yesterday' is not an ISO timestamp"),
     ],
 )
 def test_a_bad_row_is_skipped_with_a_reason_an_admin_can_act_on(
