@@ -205,6 +205,9 @@ class OrgServer:
         return str(self.org.certificates.ca_cert)
 
     def start(self) -> OrgServer:
+        """Serve in a background thread (a no-op when already serving)."""
+        if self._thread is not None:
+            return self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             name="local-org",

@@ -15,7 +15,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 
 from sfsync.sandbox.client import LocalOrgSession
 from sfsync.sandbox.server import OrgServer
-from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN, OrgApi
+from tests.fixtures.org import API_VERSION, OrgApi
 
 pytestmark = pytest.mark.org
 
@@ -239,22 +239,21 @@ def test_a_direct_client_with_the_ca_and_no_rewriting(local_org: OrgServer) -> N
     """The path sfsync's own gateway takes: POST to the org's https login URL, then build the
     client from instance_url and session_id with verify pointed at the org's CA."""
     config = local_org.org.config
-    session = requests.Session()
-    token = session.post(
-        f"{local_org.url}/services/oauth2/token",
-        data={"grant_type": "client_credentials"},
-        auth=(config.client_id, config.client_secret),
-        verify=local_org.ca_path,
-        timeout=10,
-    ).json()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override session.verify
-    session.verify = local_org.ca_path
-    sf = Salesforce(
-        instance_url=token["instance_url"],
-        session_id=token["access_token"],
-        session=session,
-        version=API_VERSION,
-    )
+    with requests.Session() as session:
+        token = session.post(
+            f"{local_org.url}/services/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(config.client_id, config.client_secret),
+            verify=local_org.ca_path,
+            timeout=10,
+        ).json()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override session.verify
+        session.verify = local_org.ca_path
+        sf = Salesforce(
+            instance_url=token["instance_url"],
+            session_id=token["access_token"],
+            session=session,
+            version=API_VERSION,
+        )
 
-    assert sf.limits()["DailyApiRequests"]["Max"] == config.api_allocation
-    assert LOGIN_DOMAIN.endswith(".my")
+        assert sf.limits()["DailyApiRequests"]["Max"] == config.api_allocation

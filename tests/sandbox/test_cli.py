@@ -47,21 +47,25 @@ def test_serve_prints_credentials_and_answers_a_login_and_query(tmp_path: Path) 
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    session: LocalOrgSession | None = None
     try:
         banner = _read_banner(process)
         assert all(key in banner for key in REQUIRED_KEYS), banner
         assert banner["instance_url"] == f"https://127.0.0.1:{port}"
+        session = LocalOrgSession(banner["instance_url"], banner["ca_cert"])
         sf = Salesforce(
             consumer_key=banner["client_id"],
             consumer_secret=banner["client_secret"],
             domain=LOGIN_DOMAIN,
-            session=LocalOrgSession(banner["instance_url"], banner["ca_cert"]),
+            session=session,
             version=API_VERSION,
         )
         sf.Account.create({"Name": "From the CLI"})
         assert sf.query("SELECT Name FROM Account")["records"][0]["Name"] == "From the CLI"
         assert (tmp_path / "org.sqlite3").exists()
     finally:
+        if session is not None:
+            session.close()
         process.terminate()
         process.wait(timeout=30)
         if process.stdout is not None:

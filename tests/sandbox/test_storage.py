@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,29 +20,29 @@ from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
 pytestmark = pytest.mark.org
 
 
-def _client(server: OrgServer) -> Salesforce:
+@contextmanager
+def _client(server: OrgServer) -> Iterator[Salesforce]:
     config = server.org.config
-    return Salesforce(
-        consumer_key=config.client_id,
-        consumer_secret=config.client_secret,
-        domain=LOGIN_DOMAIN,
-        session=LocalOrgSession(server.url, server.ca_path),
-        version=API_VERSION,
-    )
+    with LocalOrgSession(server.url, server.ca_path) as session:
+        yield Salesforce(
+            consumer_key=config.client_id,
+            consumer_secret=config.client_secret,
+            domain=LOGIN_DOMAIN,
+            session=session,
+            version=API_VERSION,
+        )
 
 
 def test_records_credentials_and_certificates_survive_a_restart(tmp_path: Path) -> None:
     schema = load_schema(DEFAULT_PROJECT_DIR)
-    with OrgServer(LocalOrg(tmp_path, schema)) as first:
-        sf = _client(first)
+    with OrgServer(LocalOrg(tmp_path, schema)) as first, _client(first) as sf:
         account_id = sf.Account.create({"Name": "Acme", "Accounting_Id__c": "C1"})["id"]
         case_number = sf.Case.get(sf.Case.create({"Subject": "x"})["id"])["CaseNumber"]
         sf.Account.update(account_id, {"Industry": "Retail"})
         secret = first.org.config.client_secret
         ca = Path(first.ca_path).read_bytes()
 
-    with OrgServer(LocalOrg(tmp_path, schema)) as second:
-        sf = _client(second)
+    with OrgServer(LocalOrg(tmp_path, schema)) as second, _client(second) as sf:
         account = sf.Account.get_by_custom_id("Accounting_Id__c", "C1")
         next_number = sf.Case.get(sf.Case.create({"Subject": "y"})["id"])["CaseNumber"]
 
@@ -60,8 +62,7 @@ def test_private_files_are_owner_only(tmp_path: Path) -> None:
 
 def test_a_failed_all_or_none_request_leaves_nothing_on_disk(tmp_path: Path) -> None:
     schema = load_schema(DEFAULT_PROJECT_DIR)
-    with OrgServer(LocalOrg(tmp_path, schema)) as server:
-        sf = _client(server)
+    with OrgServer(LocalOrg(tmp_path, schema)) as server, _client(server) as sf:
         sf.restful(
             "composite/sobjects",
             method="POST",
@@ -84,12 +85,9 @@ def test_a_failed_all_or_none_request_leaves_nothing_on_disk(tmp_path: Path) -> 
 def test_start_local_org_serves_on_loopback_with_an_injected_clock(tmp_path: Path) -> None:
     clock = FixedClock(datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC))
     server = start_local_org(tmp_path, clock=clock, config_overrides={"api_allocation": 50})
-    try:
-        sf = _client(server)
+    with server, _client(server) as sf:
         account_id = sf.Account.create({"Name": "Acme"})["id"]
 
         assert server.url.startswith("https://127.0.0.1:")
         assert sf.Account.get(account_id)["CreatedDate"] == "2026-02-03T04:05:06.000+0000"
         assert sf.limits()["DailyApiRequests"]["Max"] == 50
-    finally:
-        server.stop()
