@@ -58,15 +58,18 @@ class ApiBudget:
             with self._lock:
                 self._usage = usage
 
-    def stop(self) -> None:
-        """Refuse every later write (Salesforce answered REQUEST_LIMIT_EXCEEDED)."""
+    def stop(self) -> bool:
+        """Refuse every later write in this run; True the first time (the moment to log it)."""
         with self._lock:
+            first = not self._stopped
             self._stopped = True
+            return first
 
     def check_write(self, calls: int = 1) -> None:
         """Raise BudgetExhaustedError unless ``calls`` more requests leave the reserve intact.
 
-        Called before a write is sent, so a refusal leaves nothing half-applied."""
+        Called before a write is sent, so a refusal leaves nothing half-applied. Once refused,
+        every later write of the run is refused too; only the first refusal is logged."""
         with self._lock:
             usage, stopped = self._usage, self._stopped
         if usage is None and not stopped:
@@ -75,17 +78,16 @@ class ApiBudget:
             after = usage.remaining - calls
             if usage.allocation and after / usage.allocation >= self.reserve_fraction:
                 return
-        with self._lock:
-            self._stopped = True
         used = usage.used if usage is not None else None
         allocation = usage.allocation if usage is not None else None
-        _log.warning(
-            "api_budget_exhausted",
-            used=used,
-            max=allocation,
-            reserve=self.reserve_fraction,
-            planned_calls=calls,
-        )
+        if self.stop():
+            _log.warning(
+                "api_budget_exhausted",
+                used=used,
+                max=allocation,
+                reserve=self.reserve_fraction,
+                planned_calls=calls,
+            )
         raise BudgetExhaustedError(
             f"Salesforce API budget: {used}/{allocation} daily calls used; writes stop to keep "
             f"{self.reserve_fraction:.0%} of the allocation in reserve"

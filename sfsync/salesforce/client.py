@@ -214,8 +214,7 @@ class SimpleSalesforceGateway:
             return fn(self._sf())
         except Exception as error:  # every failure is translated in one place
             translated = translate_error(error)
-            if isinstance(translated, BudgetExhaustedError):
-                self._budget.stop()
+            if isinstance(translated, BudgetExhaustedError) and self._budget.stop():
                 usage = self._budget.usage
                 _log.warning(
                     "api_budget_exhausted",
@@ -391,7 +390,7 @@ class SimpleSalesforceGateway:
                 raise ConfigError(f"{record_id!r} is not a Salesforce record id")
         results: list[ItemResult | None] = [None] * len(ids)
         chunks = _chunks(len(ids), self._settings.batch_size)
-        self._budget.check_write(len(chunks))
+        self._check_budget(len(chunks))
         for chunk in chunks:
 
             def send(sf: Salesforce, chunk: list[int] = chunk) -> Any:
@@ -401,6 +400,13 @@ class SimpleSalesforceGateway:
             body = self._call(send, write=True)
             _fill(results, chunk, body)
         return _complete(results)
+
+    def _check_budget(self, calls: int) -> None:
+        """Refuse a write of ``calls`` requests that would eat into the reserve, before sending
+        anything; when no response has reported usage yet, ask ``/limits`` first."""
+        if self._budget.usage is None and not self._budget.stopped:
+            self.limits()
+        self._budget.check_write(calls)
 
     def _collections(
         self,
@@ -416,7 +422,7 @@ class SimpleSalesforceGateway:
         payload = [{"attributes": {"type": object_name}, **record} for record in records]
         results: list[ItemResult | None] = [None] * len(records)
         chunks = _chunks(len(records), self._settings.batch_size)
-        self._budget.check_write(len(chunks))
+        self._check_budget(len(chunks))
         for chunk in chunks:
             self._send_chunk(path, method, payload, chunk, results, idempotent=idempotent)
         return _complete(results)
@@ -462,7 +468,7 @@ class SimpleSalesforceGateway:
     ) -> list[ItemResult]:
         """Bulk API 2.0 ingest; results matched back to input order by ``key``."""
         rows = [{name: _csv_value(value) for name, value in r.items()} for r in records]
-        self._budget.check_write()
+        self._check_budget(1)
         options: dict[str, Any] = {"records": rows, "wait": self._bulk_poll_seconds}
         if operation == "upsert":
             options["external_id_field"] = key
