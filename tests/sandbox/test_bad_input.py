@@ -116,3 +116,29 @@ def test_a_value_of_the_wrong_type_in_a_collection_refuses_the_request(
 
     assert response.status_code == 400
     assert local_org.org.store.records("Account", include_deleted=True) == []
+
+
+def test_plain_http_on_the_tls_port_does_not_disturb_the_server(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
+    with socket.create_connection(("127.0.0.1", local_org.port), timeout=10) as raw:
+        raw.sendall(b"GET /services/data/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        leftover = raw.recv(1024)
+
+    assert not leftover.startswith(b"HTTP/1.1 200")
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0
+
+
+def test_uri_plus_headers_over_16384_bytes_is_431(org_api: OrgApi) -> None:
+    response = org_api.call("GET", "limits", headers={"X-Padding": "p" * 17_000})
+
+    assert response.status_code == 431
+    assert response.json()[0]["errorCode"] == "REQUEST_HEADER_FIELDS_TOO_LARGE"
+
+
+def test_a_bulk_upload_that_is_not_csv_is_415(org_api: OrgApi) -> None:
+    job = org_api.call("POST", "jobs/ingest", json={"object": "Account", "operation": "insert"})
+
+    response = org_api.call("PUT", f"jobs/ingest/{job.json()['id']}/batches", json=[{"Name": "A"}])
+
+    assert response.status_code == 415
