@@ -23,6 +23,7 @@ from sfsync.sandbox.cli import app as sandbox_app
 from sfsync.store.cli import app as db_app
 
 if TYPE_CHECKING:
+    from sfsync.checks import GatewayFactory
     from sfsync.settings import Settings
 
 CONFIG_ERROR_EXIT = 2
@@ -196,6 +197,64 @@ def demo(config: ConfigOption = None) -> None:
     from sfsync.demo import run_demo  # noqa: PLC0415 - keep start-up light
 
     raise typer.Exit(run_demo(config))
+
+
+# --- mappings check, org check, plan -------------------------------------------------------------
+
+mappings_app = typer.Typer(help="Field mappings: check them against the org.", no_args_is_help=True)
+org_app = typer.Typer(help="The Salesforce org: is it ready for sfsync?", no_args_is_help=True)
+app.add_typer(mappings_app, name="mappings")
+app.add_typer(org_app, name="org")
+
+
+def _gateway_factory(settings: Settings) -> GatewayFactory:
+    """Opens the org for one command (the configured org, or the embedded local org)."""
+    from sfsync.checks import open_gateway  # noqa: PLC0415 - keep start-up light
+    from sfsync.clock import SystemClock  # noqa: PLC0415
+
+    return lambda: open_gateway(settings, SystemClock())
+
+
+@mappings_app.command("check")
+def mappings_check(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Validate mappings.yaml against the org's describe; list every problem with line and fix."""
+    from sfsync.checks import check_mappings_file, report_mappings  # noqa: PLC0415
+    from sfsync.mappers.spec import read_mappings  # noqa: PLC0415
+    from sfsync.settings import (  # noqa: PLC0415
+        mappings_path_for,
+        print_problems,
+        resolve_config_path,
+    )
+
+    path = mappings_path_for(resolve_config_path(config))
+    _, problems = read_mappings(path)
+    if problems:  # a file that cannot be read is reported before touching anything else
+        print_problems([problem.as_config_problem() for problem in problems])
+        raise typer.Exit(1)
+    settings = load_command_settings(ctx, config)
+    _, problems = check_mappings_file(path, _gateway_factory(settings))
+    raise typer.Exit(report_mappings(path, problems))
+
+
+@org_app.command("check")
+def org_check(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Check the org has sfsync's objects, fields, unique keys, closed status and outcomes."""
+    from sfsync.checks import check_org, report_org  # noqa: PLC0415 - keep start-up light
+
+    settings = load_command_settings(ctx, config)
+    with _gateway_factory(settings)() as gateway:
+        problems = check_org(gateway)
+    raise typer.Exit(report_org(problems))
+
+
+@app.command("plan")
+def plan(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Dry run: what a sync would create, update and close in Salesforce; writes nothing."""
+    from sfsync.planview import run_plan  # noqa: PLC0415 - keep start-up light
+    from sfsync.settings import resolve_config_path  # noqa: PLC0415
+
+    settings = load_command_settings(ctx, config)
+    raise typer.Exit(run_plan(settings, resolve_config_path(config), _gateway_factory(settings)))
 
 
 def main() -> None:
