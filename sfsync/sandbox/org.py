@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from sfsync.clock import Clock, SystemClock
+from sfsync.sandbox.admin import handle_admin
 from sfsync.sandbox.auth import OAuthError, SessionRegistry, TokenEndpoint, token_response
 from sfsync.sandbox.bulk import BulkJobs
 from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
@@ -164,8 +165,6 @@ class LocalOrg:
     def _handle(self, request: Request) -> Response:
         path = request.path
         if path.startswith("/sandbox/"):
-            from sfsync.sandbox.admin import handle_admin  # noqa: PLC0415 - avoids an import cycle
-
             return handle_admin(self, request)
         if not path.startswith("/services/"):
             raise not_found()

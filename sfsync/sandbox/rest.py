@@ -14,11 +14,10 @@ from urllib.parse import unquote_plus
 
 from sfsync.sandbox.errors import ApiError, MultipleMatchesError, RecordError, not_found
 from sfsync.sandbox.exchange import Context, Response
-from sfsync.sandbox.ids import normalize_id
-from sfsync.sandbox.records import invalid_field, prepare
+from sfsync.sandbox.records import prepare
 from sfsync.sandbox.schema import FieldDef, ObjectDef, describe_global, describe_object
 from sfsync.sandbox.storage import Record
-from sfsync.sandbox.values import ValueParseError, parse_value
+from sfsync.sandbox.values import ValueParseError, parse_datetime, parse_value
 
 _CREATED_FLAG_SINCE = 46.0
 
@@ -240,8 +239,6 @@ def _upsert(ctx: Context, obj: ObjectDef, key_field: FieldDef, value: Any) -> Re
 
 def get_deleted_or_updated(ctx: Context, params: Mapping[str, str]) -> Response:
     """``sobjects/X/deleted`` and ``sobjects/X/updated``: ids changed in a time window."""
-    from sfsync.sandbox.values import parse_datetime  # noqa: PLC0415 - only this resource
-
     obj = object_or_404(ctx, params["sobject"])
     start = parse_datetime(ctx.request.query.get("start", ""))
     end = parse_datetime(ctx.request.query.get("end", ""))
@@ -268,10 +265,3 @@ def get_deleted_or_updated(ctx: Context, params: Mapping[str, str]) -> Response:
             },
         )
     return Response.json(200, {"ids": [r["Id"] for r in rows], "latestDateCovered": latest})
-
-
-def check_id(raw: str) -> str | None:
-    return normalize_id(raw)
-
-
-__all__ = ["invalid_field"]

@@ -23,6 +23,7 @@ from sfsync.clock import Clock
 from sfsync.sandbox.errors import ApiError
 from sfsync.sandbox.exchange import Request, Response
 from sfsync.sandbox.org import LocalOrg
+from sfsync.sandbox.schema import DEFAULT_PROJECT_DIR, load_schema
 
 MAX_URI_BYTES = 16_384
 """Salesforce answers 414 for a URI over 16,384 bytes and 431 for URI plus headers over that."""
@@ -245,8 +246,6 @@ def start_local_org(
 ) -> OrgServer:
     """Open (or create) the org in ``data_dir`` and serve it in a background thread: the one
     call an embedded default or a demo needs. Stop it with ``server.stop()``."""
-    from sfsync.sandbox.schema import DEFAULT_PROJECT_DIR, load_schema  # noqa: PLC0415
-
     schema = load_schema(project_dir or DEFAULT_PROJECT_DIR)
     org = LocalOrg(data_dir, schema, clock=clock, config_overrides=config_overrides)
     return OrgServer(org, port).start()

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sfsync.sandbox.ids import normalize_id
 from sfsync.sandbox.schema import ObjectDef, Schema
 
 Record = Mapping[str, Any]
@@ -134,8 +135,6 @@ class OrgStore:
         if obj is None or field_def is None:
             return None
         if field_def.name == "Id":
-            from sfsync.sandbox.ids import normalize_id  # noqa: PLC0415 - tiny, local use
-
             rows = (self._records.get(normalize_id(v) or "") for v in values)
             return [row for row in rows if row is not None and self._types[row["Id"]] == obj.name]
         if not (field_def.external_id or field_def.unique):
