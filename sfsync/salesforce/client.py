@@ -459,7 +459,7 @@ class SimpleSalesforceGateway:
                 raise _LockedItemsError(f"{len(locked)} records were locked (UNABLE_TO_LOCK_ROW)")
 
         try:
-            self._retry.retrying()(attempt)
+            self._retry.retrying(only=_LockedItemsError)(attempt)
         except _LockedItemsError:
             _log.warning("salesforce_lock_retries_exhausted", records=len(pending[-1]))
 

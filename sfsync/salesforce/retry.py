@@ -63,10 +63,17 @@ class RetryPolicy:
     max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS
     wait: wait_base = field(default_factory=_default_wait)
 
-    def retrying(self, *, idempotent: bool = True) -> Retrying:
-        """A fresh tenacity controller; the last error is re-raised when retries run out."""
+    def retrying(
+        self, *, idempotent: bool = True, only: type[BaseException] | None = None
+    ) -> Retrying:
+        """A fresh tenacity controller; the last error is re-raised when retries run out.
+
+        ``only`` narrows retries to one error type (the resend of locked rows, whose calls
+        already retry their own transport faults)."""
 
         def predicate(error: BaseException) -> bool:
+            if only is not None:
+                return isinstance(error, only)
             return is_transient(error, idempotent=idempotent)
 
         return Retrying(

@@ -4,6 +4,7 @@ threshold, both counted in HTTP requests against the local org."""
 from __future__ import annotations
 
 import pytest
+import requests
 
 from sfsync.errors import ConfigError, PermanentError
 from sfsync.salesforce.client import SimpleSalesforceGateway
@@ -116,3 +117,23 @@ def test_bulk_path_above_the_threshold_gives_the_same_results(local_org: OrgServ
     }
     assert {records[r.index][KEY]: r.id for r in results if r.ok} == stored
     assert len(stored) == 29
+
+
+def test_every_request_to_the_org_identifies_sfsync(local_org: OrgServer) -> None:
+    gateway = open_gateway(local_org, bulk_threshold=2)
+    seen: list[tuple[str, str | None]] = []
+
+    def record(response: requests.Response, **_: object) -> None:
+        seen.append(
+            (response.request.method or "", response.request.headers.get("Sforce-Call-Options"))
+        )
+
+    gateway._session.hooks["response"].append(record)
+    gateway.upsert("Case", _cases("hdr", 3), external_id_field=KEY)
+    gateway.create("Case", _cases("hdr2", 1))
+    list(gateway.query("SELECT Id FROM Case"))
+    gateway.describe("Case")
+
+    assert len(seen) == gateway.calls_used - 1  # all but the login, sent before the hook
+    assert {method for method, _ in seen} >= {"GET", "POST", "PUT", "PATCH"}
+    assert {header for _, header in seen} == {"client=sfsync"}
