@@ -282,20 +282,23 @@ def _row_body(header: list[str], row: list[str]) -> dict[str, Any]:
 def _process_row(
     ctx: Context, job: BulkJob, obj: ObjectDef, header: list[str], row: list[str]
 ) -> None:
-    """One CSV row, atomic on its own: its outcome goes to the successful or failed results."""
+    """One CSV row, atomic on its own: its outcome goes to the successful or failed results.
+    A failed row keeps the id it named (updates and deletes), blank otherwise."""
+    body = _row_body(header, row)
+    named_id = str(body.get("Id") or body.get("id") or "")
     try:
-        record_id, created = _apply_row(ctx, job, obj, _row_body(header, row))
+        record_id, created = _apply_row(ctx, job, obj, body)
     except RecordError as exc:
-        job.failed.append(["", _error_text(exc.code, exc.message, exc.fields), *row])
-        return
+        error = _error_text(exc.code, exc.message, exc.fields)
     except ApiError as exc:
-        job.failed.append(["", _error_text(exc.code, exc.message, exc.fields or ()), *row])
-        return
+        error = _error_text(exc.code, exc.message, exc.fields or ())
     except MultipleMatchesError as exc:
         message = f"more than one record found for external id field: {exc.ids}"
-        job.failed.append(["", _error_text("DUPLICATE_EXTERNAL_ID", message, ()), *row])
+        error = _error_text("DUPLICATE_EXTERNAL_ID", message, ())
+    else:
+        job.successful.append([record_id, "true" if created else "false", *row])
         return
-    job.successful.append([record_id, "true" if created else "false", *row])
+    job.failed.append([named_id, error, *row])
 
 
 def _apply_row(

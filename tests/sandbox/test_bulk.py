@@ -181,3 +181,35 @@ def test_query_job_with_a_bad_query_is_refused(org_api: OrgApi) -> None:
 
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_FIELD"
+
+
+def test_hard_delete_erases_and_failures_keep_the_named_id(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
+    account_id = sf.Account.create({"Name": "A"})["id"]
+    missing = "001" + account_id[3:14] + "Z"
+
+    [result] = sf.bulk2.Account.hard_delete(records=[{"Id": account_id}, {"Id": missing}], wait=0)
+    failures = _rows(sf.bulk2.Account.get_failed_records(result["job_id"]))
+
+    assert result["numberRecordsFailed"] == 1
+    assert failures[0]["sf__Id"] == missing
+    assert local_org.org.store.get(account_id) is None
+
+
+def test_query_all_job_includes_deleted_rows(sf: Salesforce) -> None:
+    kept = sf.Account.create({"Name": "Kept"})["id"]
+    gone = sf.Account.create({"Name": "Gone"})["id"]
+    sf.Account.delete(gone)
+
+    live = [
+        r for page in sf.bulk2.Account.query("SELECT Id FROM Account", wait=0) for r in _rows(page)
+    ]
+    everything = [
+        r
+        for page in sf.bulk2.Account.query_all("SELECT Id, IsDeleted FROM Account", wait=0)
+        for r in _rows(page)
+    ]
+
+    assert [r["Id"] for r in live] == [kept]
+    assert {(r["Id"], r["IsDeleted"]) for r in everything} == {(kept, "false"), (gone, "true")}
