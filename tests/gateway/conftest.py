@@ -52,22 +52,34 @@ def org_clock(server: OrgServer) -> FixedClock:
     return FixedClock(server.org.clock.now())
 
 
+_opened: list[SimpleSalesforceGateway] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_gateways() -> Iterator[None]:
+    """Close every gateway a test opened, so no connection outlives its test."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def open_gateway(server: OrgServer, **overrides: Any) -> SimpleSalesforceGateway:
+    """A gateway logged in to ``server`` (closed after the test); ``auth`` picks the flow."""
     auth = overrides.pop("auth", "client_credentials")
-    return connect(
+    gateway = connect(
         org_settings(server, auth, **overrides),
         org_clock(server),
         retry=ZERO_WAIT,
         bulk_poll_seconds=0,
     )
+    _opened.append(gateway)
+    return gateway
 
 
 @pytest.fixture
-def gateway(local_org: OrgServer) -> Iterator[SimpleSalesforceGateway]:
+def gateway(local_org: OrgServer) -> SimpleSalesforceGateway:
     """A gateway logged in with client credentials to the freshly reset local org."""
-    opened = open_gateway(local_org)
-    yield opened
-    opened.close()
+    return open_gateway(local_org)
 
 
 def case_keys(server: OrgServer, prefix: str) -> list[str]:

@@ -41,7 +41,7 @@ def mocked() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def gateway(mocked: responses.RequestsMock) -> SimpleSalesforceGateway:
+def gateway(mocked: responses.RequestsMock) -> Iterator[SimpleSalesforceGateway]:
     settings = SalesforceSettings(
         auth="client_credentials",
         login_url=INSTANCE,
@@ -50,7 +50,9 @@ def gateway(mocked: responses.RequestsMock) -> SimpleSalesforceGateway:
         api_version="59.0",
         timeouts=TimeoutSettings(connect=3.0, read=17.0),
     )
-    return connect(settings, FixedClock(), retry=ZERO_WAIT)
+    opened = connect(settings, FixedClock(), retry=ZERO_WAIT)
+    yield opened
+    opened.close()
 
 
 def test_every_request_identifies_sfsync_and_has_both_timeouts(
