@@ -5,7 +5,8 @@ A page holds up to 2,000 records (``Sforce-Query-Options: batchSize=N`` asks for
 ``totalSize`` counts every match; when more remain, ``nextRecordsUrl`` is a
 ``/services/data/vXX.X/query/{locator}-{offset}`` path (also for queryAll, as Salesforce does).
 Results are held in a bounded cursor cache, so a later page sees the rows as they were when the
-query ran; an unknown or evicted locator is 400 ``INVALID_QUERY_LOCATOR``.
+query ran. A cursor idle for 15 minutes of org time expires, as Salesforce documents; an expired,
+unknown or evicted locator is 400 ``INVALID_QUERY_LOCATOR``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sfsync.sandbox.errors import ApiError
@@ -25,6 +27,7 @@ from sfsync.sandbox.soql import SoqlError, execute_soql, parse_soql
 MAX_BATCH = 2000
 MIN_BATCH = 200
 MAX_CURSORS = 200
+CURSOR_IDLE_LIMIT = timedelta(minutes=15)
 _BATCH_SIZE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -32,6 +35,7 @@ _BATCH_SIZE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 class Cursor:
     records: list[dict[str, Any]]
     batch_size: int
+    last_used: datetime
 
 
 class CursorCache:
@@ -51,9 +55,17 @@ class CursorCache:
                 self._cursors.popitem(last=False)
             return locator
 
-    def get(self, locator: str) -> Cursor | None:
+    def get(self, locator: str, now: datetime) -> Cursor | None:
+        """The cursor, unless unknown or idle past :data:`CURSOR_IDLE_LIMIT` (then dropped)."""
         with self._lock:
-            return self._cursors.get(locator)
+            cursor = self._cursors.get(locator)
+            if cursor is None:
+                return None
+            if now - cursor.last_used > CURSOR_IDLE_LIMIT:
+                del self._cursors[locator]
+                return None
+            cursor.last_used = now
+            return cursor
 
     def clear(self) -> None:
         with self._lock:
@@ -92,12 +104,12 @@ def get_query(ctx: Context, params: Mapping[str, str]) -> Response:
     total, records, is_count = run_query(ctx, text, include_deleted)
     if is_count:
         return Response.json(200, {"totalSize": total, "done": True, "records": []})
-    return _page(ctx, Cursor(records, batch_size(ctx)), None, 0, total)
+    return _page(ctx, Cursor(records, batch_size(ctx), ctx.writer.now), None, 0, total)
 
 
 def get_query_more(ctx: Context, params: Mapping[str, str]) -> Response:
     locator, _, offset_text = params["locator"].rpartition("-")
-    cursor = ctx.org.cursors.get(locator) if offset_text.isdigit() else None
+    cursor = ctx.org.cursors.get(locator, ctx.writer.now) if offset_text.isdigit() else None
     if cursor is None:
         raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
     return _page(ctx, cursor, locator, int(offset_text), len(cursor.records))

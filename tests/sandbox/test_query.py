@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -145,3 +146,19 @@ def test_a_deleted_records_key_can_be_reused(sf: Salesforce) -> None:
     sf.Case.delete(first)
 
     assert sf.Case.upsert("Collections_Key__c/again", {"Subject": "y"}) == 201
+
+
+def test_an_idle_cursor_expires_after_15_minutes_of_org_time(
+    local_org: OrgServer, sf: Salesforce, org_api: OrgApi
+) -> None:
+    _create_cases(sf, 2001)
+    first = sf.query("SELECT Id FROM Case")
+    local_org.org.clock.advance(timedelta(minutes=10))
+    second_page = org_api.call("GET", first["nextRecordsUrl"])
+    local_org.org.clock.advance(timedelta(minutes=16))
+
+    expired = org_api.call("GET", first["nextRecordsUrl"])
+
+    assert second_page.status_code == 200
+    assert expired.status_code == 400
+    assert expired.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
