@@ -130,3 +130,22 @@ def test_admin_reset_restores_the_seeded_org(
 
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0
     assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 4
+
+
+def test_an_unavailable_window_lasts_until_cleared(local_org: OrgServer, org_api: OrgApi) -> None:
+    local_org.org.faults.unavailable(seconds=600)
+
+    during = [org_api.call("GET", "limits").status_code for _ in range(3)]
+    local_org.org.faults.clear()
+
+    assert during == [503, 503, 503]
+    assert org_api.call("GET", "limits").status_code == 200
+
+
+def test_503_body_is_the_documented_error_list(local_org: OrgServer, org_api: OrgApi) -> None:
+    local_org.org.faults.unavailable(requests=1)
+
+    response = org_api.call("GET", "limits")
+
+    assert response.status_code == 503
+    assert response.json()[0]["errorCode"] == "SERVER_UNAVAILABLE"
