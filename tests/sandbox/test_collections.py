@@ -358,3 +358,71 @@ def test_unknown_type_in_a_collection_is_invalid_type(org_api: OrgApi) -> None:
 
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_TYPE"
+
+
+def test_update_without_an_id_and_upsert_without_a_key_fail_their_records(sf: Salesforce) -> None:
+    updated = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={"records": [{"attributes": {"type": "Account"}, "Name": "No id"}]},
+    )
+    upserted = sf.restful(
+        "composite/sobjects/Account/Accounting_Id__c",
+        method="PATCH",
+        json={"records": [{"attributes": {"type": "Account"}, "Name": "No key"}]},
+    )
+
+    assert updated[0]["errors"][0]["statusCode"] == "MISSING_ARGUMENT"
+    assert upserted[0]["errors"][0]["statusCode"] == "MISSING_ARGUMENT"
+
+
+def test_delete_without_ids_is_a_bad_request(org_api: OrgApi) -> None:
+    response = org_api.call("DELETE", "composite/sobjects")
+
+    assert response.status_code == 400
+
+
+def test_upsert_collection_of_another_type_is_refused(org_api: OrgApi) -> None:
+    response = org_api.call(
+        "PATCH",
+        "composite/sobjects/Account/Accounting_Id__c",
+        json={"records": [{"attributes": {"type": "Case"}, "Subject": "x"}]},
+    )
+
+    assert response.status_code == 400
+    assert response.json()[0]["errorCode"] == "INVALID_TYPE"
+
+
+def test_composite_references_reach_into_query_results(sf: Salesforce) -> None:
+    account_id = sf.Account.create({"Name": "Acme"})["id"]
+
+    response = sf.restful(
+        "composite",
+        method="POST",
+        json={
+            "compositeRequest": [
+                {
+                    "method": "GET",
+                    "url": "/services/data/v59.0/query/?q=SELECT+Id+FROM+Account",
+                    "referenceId": "q",
+                },
+                {
+                    "method": "PATCH",
+                    "url": "/services/data/v59.0/sobjects/Account/@{q.records[0].Id}",
+                    "referenceId": "u",
+                    "body": {"Industry": "Retail"},
+                },
+                {
+                    "method": "GET",
+                    "url": "/services/data/v59.0/sobjects/Account/@{nobody.id}",
+                    "referenceId": "bad",
+                },
+            ]
+        },
+    )
+
+    parts = response["compositeResponse"]
+    assert [p["httpStatusCode"] for p in parts] == [200, 204, 400]
+    assert parts[1]["body"] is None
+    assert "Invalid reference specified" in parts[2]["body"][0]["message"]
+    assert sf.Account.get(account_id)["Industry"] == "Retail"
