@@ -29,12 +29,19 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.format import format_soql
 
 from sfsync.clock import Clock
-from sfsync.errors import BudgetExhaustedError, ConfigError, RetryableError, SessionExpiredError
+from sfsync.errors import (
+    BudgetExhaustedError,
+    ConfigError,
+    RetryableError,
+    SessionExpiredError,
+    SfsyncError,
+)
 from sfsync.logs import get_logger
 from sfsync.salesforce.auth import TOKEN_PATH, AccessToken, fetch_token
 from sfsync.salesforce.budget import ApiBudget
 from sfsync.salesforce.errors import OutcomeUnknownError, translate_error
 from sfsync.salesforce.ports import (
+    NOT_SENT,
     OUTCOME_UNKNOWN,
     ApiUsage,
     CallCounts,
@@ -391,15 +398,15 @@ class SimpleSalesforceGateway:
         results: list[ItemResult | None] = [None] * len(ids)
         chunks = _chunks(len(ids), self._settings.batch_size)
         self._check_budget(len(chunks))
-        for chunk in chunks:
 
-            def send(sf: Salesforce, chunk: list[int] = chunk) -> Any:
+        def send_chunk(chunk: list[int]) -> None:
+            def send(sf: Salesforce) -> Any:
                 params = {"ids": ",".join(ids[i] for i in chunk), "allOrNone": "false"}
                 return sf.restful("composite/sobjects", method="DELETE", params=params)
 
-            body = self._call(send, write=True)
-            _fill(results, chunk, body)
-        return _complete(results)
+            _fill(results, chunk, self._call(send, write=True))
+
+        return _send_chunks(chunks, results, send_chunk)
 
     def _check_budget(self, calls: int) -> None:
         """Refuse a write of ``calls`` requests that would eat into the reserve, before sending
@@ -423,9 +430,11 @@ class SimpleSalesforceGateway:
         results: list[ItemResult | None] = [None] * len(records)
         chunks = _chunks(len(records), self._settings.batch_size)
         self._check_budget(len(chunks))
-        for chunk in chunks:
+
+        def send_chunk(chunk: list[int]) -> None:
             self._send_chunk(path, method, payload, chunk, results, idempotent=idempotent)
-        return _complete(results)
+
+        return _send_chunks(chunks, results, send_chunk)
 
     def _send_chunk(
         self,
@@ -537,6 +546,33 @@ def _check_path(name: str) -> None:
 
 def _chunks(count: int, size: int) -> list[list[int]]:
     return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+
+
+def _send_chunks(
+    chunks: list[list[int]],
+    results: list[ItemResult | None],
+    send_chunk: Callable[[list[int]], None],
+) -> list[ItemResult]:
+    """Send chunk after chunk. A failure before anything was applied is raised; a failure after
+    some chunks were applied is reported per item (``NOT_SENT``) so no applied result is lost."""
+    for position, chunk in enumerate(chunks):
+        try:
+            send_chunk(chunk)
+        except SfsyncError as error:
+            if position == 0:
+                raise
+            _log.warning(
+                "salesforce_write_interrupted",
+                applied_chunks=position,
+                chunks=len(chunks),
+                error=type(error).__name__,
+            )
+            reason = f"{type(error).__name__}: {error}"
+            for later in chunks[position:]:
+                for index in later:
+                    results[index] = ItemResult(index, ok=False, code=NOT_SENT, message=reason)
+            break
+    return _complete(results)
 
 
 def _unknown(index: int) -> ItemResult:

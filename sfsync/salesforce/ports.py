@@ -12,11 +12,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sfsync.errors import PermanentError
+from sfsync.errors import PermanentError, RetryableError
 
 #: Item code for a create whose request was sent but never answered: the record may or may not
 #: exist. The caller looks it up by its key before trying again (creates are not idempotent).
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+#: Item code for a record never sent because the call stopped after earlier chunks were applied
+#: (budget reached, retries exhausted); sending it again later is safe.
+NOT_SENT = "NOT_SENT"
 #: Per-item code Salesforce uses for a row lock held by another transaction (transient).
 UNABLE_TO_LOCK_ROW = "UNABLE_TO_LOCK_ROW"
 
@@ -46,13 +49,17 @@ class ItemResult:
 
     @property
     def retryable(self) -> bool:
-        """True when the same item may succeed if sent again later."""
-        return self.code == UNABLE_TO_LOCK_ROW
+        """True when the same item may succeed if sent again later (still locked, not sent)."""
+        return self.code in {UNABLE_TO_LOCK_ROW, NOT_SENT}
 
-    def error(self) -> PermanentError | None:
-        """The dead-letter form of a failed item (None for a success or an unknown outcome)."""
+    def error(self) -> PermanentError | RetryableError | None:
+        """The failed item as an error of its group: PermanentError goes to the dead-letter
+        table, RetryableError waits for the next run; None for a success or an unknown
+        outcome (look the record up by its key)."""
         if self.ok or self.outcome_unknown:
             return None
+        if self.retryable:
+            return RetryableError(f"{self.code}: {self.message}")
         return PermanentError(self.message, self.code, self.fields)
 
 
@@ -111,7 +118,10 @@ class SalesforceGateway(Protocol):
         ...
 
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
-        """Insert records; one :class:`ItemResult` per input record, in input order."""
+        """Insert records; one :class:`ItemResult` per input record, in input order.
+
+        Writes raise only when nothing was applied; once a chunk is applied, a later failure
+        comes back as ``NOT_SENT`` items instead, so no applied result is lost."""
         ...
 
     def update(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:

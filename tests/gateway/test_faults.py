@@ -197,3 +197,25 @@ def test_upsert_dropped_after_commit_is_resent_without_duplicates(
     assert all(r.ok and r.created is False for r in results)
     assert gateway.calls.write - writes == 2
     assert case_keys(local_org, "resent:") == ["resent:000", "resent:001", "resent:002"]
+
+
+def test_allocation_spent_elsewhere_mid_write_keeps_the_applied_results(
+    local_org: OrgServer, gateway: SimpleSalesforceGateway
+) -> None:
+    gateway.limits()
+    limits = local_org.org.limits
+    limits.consume(limits.allocation - limits.used() - 1)  # another integration spends it
+    writes = gateway.calls.write
+
+    with capture_logs() as logs:
+        results = gateway.upsert("Case", _cases("midway", 500), external_id_field=KEY)
+
+    assert gateway.calls.write - writes == 1
+    assert all(r.ok for r in results[:200])
+    assert [r.code for r in results[200:]] == ["NOT_SENT"] * 300
+    assert all(r.retryable and isinstance(r.error(), RetryableError) for r in results[200:])
+    assert len(case_keys(local_org, "midway:")) == 200
+    assert len(_events(logs, "api_budget_exhausted")) == 1
+    assert len(_events(logs, "salesforce_write_interrupted")) == 1
+    with pytest.raises(BudgetExhaustedError):
+        gateway.upsert("Case", _cases("later", 1), external_id_field=KEY)
