@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from sfsync.clock import Clock, SystemClock
+from sfsync.errors import ConfigError
 from sfsync.sandbox.admin import handle_admin
 from sfsync.sandbox.auth import OAuthError, SessionRegistry, TokenEndpoint, token_response
 from sfsync.sandbox.bulk import BulkJobs
@@ -77,6 +78,12 @@ class LocalOrg:
             )
         self.org_id: str = self.store.records("Organization", include_deleted=True)[0]["Id"]
         users = self.store.find("User", "Username", self.config.username)
+        if not users:
+            self.store.close()
+            raise ConfigError(
+                f"{data_dir / 'org.json'}: username {self.config.username!r} is not a user of this "
+                "org; restore the username it was created with, or start from an empty --data dir"
+            )
         self.user_id: str = users[0]
         self.limits = ApiRequestCounter(self.clock, self.config.api_allocation)
         self.faults = FaultController()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import pytest
 from simple_salesforce import Salesforce
 
 from sfsync.clock import FixedClock
+from sfsync.errors import ConfigError
 from sfsync.sandbox.client import LocalOrgSession
 from sfsync.sandbox.org import LocalOrg
 from sfsync.sandbox.schema import DEFAULT_PROJECT_DIR, load_schema
@@ -91,3 +93,13 @@ def test_start_local_org_serves_on_loopback_with_an_injected_clock(tmp_path: Pat
         assert server.url.startswith("https://127.0.0.1:")
         assert sf.Account.get(account_id)["CreatedDate"] == "2026-02-03T04:05:06.000+0000"
         assert sf.limits()["DailyApiRequests"]["Max"] == 50
+
+
+def test_an_org_json_naming_an_unknown_user_is_a_config_error(tmp_path: Path) -> None:
+    schema = load_schema(DEFAULT_PROJECT_DIR)
+    LocalOrg(tmp_path, schema).close()
+    config = json.loads((tmp_path / "org.json").read_text())
+    (tmp_path / "org.json").write_text(json.dumps({**config, "username": "someone@else.com"}))
+
+    with pytest.raises(ConfigError, match=r"someone@else\.com"):
+        LocalOrg(tmp_path, schema)
