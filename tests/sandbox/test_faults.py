@@ -149,3 +149,36 @@ def test_503_body_is_the_documented_error_list(local_org: OrgServer, org_api: Or
 
     assert response.status_code == 503
     assert response.json()[0]["errorCode"] == "SERVER_UNAVAILABLE"
+
+
+def test_admin_clock_advances_and_resets(local_org: OrgServer, org_api: OrgApi) -> None:
+    admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
+    post = org_api.session.post
+
+    post(
+        org_api.url("/sandbox/clock"),
+        json={"now": "2026-01-01T00:00:00Z", "frozen": True},
+        headers=admin,
+    )
+    advanced = post(
+        org_api.url("/sandbox/clock"), json={"advanceSeconds": 90}, headers=admin
+    ).json()
+    state = org_api.session.get(org_api.url("/sandbox/state"), headers=admin).json()
+    reset = post(org_api.url("/sandbox/clock"), json={"reset": True}, headers=admin).json()
+
+    assert advanced["now"] == "2026-01-01T00:01:30.000+0000"
+    assert state["now"] == advanced["now"]
+    assert reset["now"] != advanced["now"]
+
+
+def test_admin_refuses_bad_requests(local_org: OrgServer, org_api: OrgApi) -> None:
+    admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
+    post = org_api.session.post
+
+    unknown = post(org_api.url("/sandbox/nothing"), json={}, headers=admin)
+    not_json = post(org_api.url("/sandbox/faults"), data=b"{", headers=admin)
+    bad_time = post(org_api.url("/sandbox/clock"), json={"now": "soon"}, headers=admin)
+
+    assert unknown.status_code == 404
+    assert not_json.status_code == 400
+    assert bad_time.status_code == 400
