@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote_plus
 
 import requests
@@ -49,6 +49,9 @@ from sfsync.salesforce.ports import (
     Record,
 )
 from sfsync.salesforce.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from sfsync.salesforce.ports import SalesforceGateway
 from sfsync.settings import SalesforceSettings
 
 _log = get_logger(__name__)
@@ -59,6 +62,8 @@ MAX_URI_BYTES = 16_384
 """Salesforce refuses longer URIs (414), and URI plus headers longer than this (431)."""
 HEADER_ALLOWANCE = 2_048
 """Room left for the request headers when sizing an IN-list query."""
+BULK_WRITE_CALLS = 3
+"""A Bulk API 2.0 ingest job writes three times: create the job, upload the CSV, close it."""
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 _ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
@@ -477,7 +482,7 @@ class SimpleSalesforceGateway:
     ) -> list[ItemResult]:
         """Bulk API 2.0 ingest; results matched back to input order by ``key``."""
         rows = [{name: _csv_value(value) for name, value in r.items()} for r in records]
-        self._check_budget(1)
+        self._check_budget(BULK_WRITE_CALLS)
         options: dict[str, Any] = {"records": rows, "wait": self._bulk_poll_seconds}
         if operation == "upsert":
             options["external_id_field"] = key
@@ -679,3 +684,7 @@ def _bulk_results(
                     message="the Bulk API job ended before processing this record",
                 )
     return _complete(results)
+
+
+if TYPE_CHECKING:
+    _conforms: type[SalesforceGateway] = SimpleSalesforceGateway
