@@ -1,4 +1,4 @@
-"""The SQL source on SQLite and PostgreSQL: incremental reads, due dates, bad rows, notes, queries."""
+"""The SQL source on SQLite and PostgreSQL: incremental reads, due dates, bad rows, notes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sfsync.domain import InvoiceStatus, PaymentKind
 from sfsync.errors import ConfigError
 from sfsync.sources.base import CustomerRecords, SourceBatch, Watermark
 from sfsync.sources.sql import InvoiceColumns, SqlLayout, SqlSource
-from tests.sources.conftest import DAY0, T0, Accounting, notes
+from tests.sources.conftest import DAY0, T0, Accounting, naive, notes
 
 OVERLAP = timedelta(minutes=10)
 
@@ -244,9 +244,9 @@ def test_notes_go_to_the_named_table(accounting: Accounting, clock: FixedClock) 
                 notes.c.customer_id, notes.c.invoice_id, notes.c.note, notes.c.created_at
             ).order_by(notes.c.id)
         ).all()
-    assert [tuple(row) for row in rows] == [
-        ("C1", "I1", "Promise to pay 500.00 USD by 2026-03-20", datetime(2026, 3, 17, 9, 30)),
-        ("C1", None, "Left voicemail", datetime(2026, 3, 17, 9, 35)),
+    assert [tuple(row) for row in rows] == [  # naive UTC, like the table's other times
+        ("C1", "I1", "Promise to pay 500.00 USD by 2026-03-20", naive(at)),
+        ("C1", None, "Left voicemail", naive(at + timedelta(minutes=5))),
     ]
     assert sql.supports_notes
     assert not source(accounting, clock).supports_notes
