@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sfsync.sandbox.ids import normalize_id
-from sfsync.sandbox.schema import ObjectDef, Schema
+from sfsync.sandbox.schema import Schema
 
 Record = Mapping[str, Any]
 
@@ -103,9 +103,6 @@ class OrgStore:
         if include_deleted:
             return list(rows.values())
         return [row for row in rows.values() if not row.get("IsDeleted")]
-
-    def count(self, sobject: str) -> int:
-        return len(self._by_object.get(sobject.lower(), {}))
 
     def find(self, sobject: str, field: str, value: Any) -> list[str]:
         """Ids of live rows whose ``field`` equals ``value`` (indexed fields use the index)."""
@@ -283,9 +280,6 @@ class OrgStore:
     def sobject_of(self, record_id: str) -> str | None:
         """The canonical object name of a stored row."""
         return self._types.get(record_id)
-
-    def object_def(self, name: str) -> ObjectDef | None:
-        return self.schema.object(name)
 
 
 class Transaction:
