@@ -3,8 +3,8 @@
 Three flows, chosen by ``salesforce.auth``:
 
 - ``jwt`` (recommended for production): an RS256 assertion signed with the connected app's key,
-  ``iss`` = client id, ``sub`` = username, ``aud`` = the login URL, ``exp`` = now + 3 minutes on
-  the injected clock;
+  ``iss`` = client id, ``sub`` = username, ``aud`` = the login URL (login/test.salesforce.com for
+  a My Domain, as Salesforce documents), ``exp`` = now + 3 minutes on the injected clock;
 - ``client_credentials``: HTTP Basic with the client id and secret (needs a My Domain login URL);
 - ``password``: the username-password grant (being retired by Salesforce; kept for old orgs).
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -104,12 +105,24 @@ def fetch_token(
     return AccessToken(access_token=token, instance_url=instance_url.rstrip("/"))
 
 
+def jwt_audience(login_url: str) -> str:
+    """The ``aud`` claim: Salesforce documents login.salesforce.com (test.salesforce.com for
+    sandboxes) even when the token is requested from a My Domain; other hosts (the local org, an
+    Experience Cloud site) are their own audience."""
+    host = (urlsplit(login_url).hostname or "").lower()
+    if host.endswith(".sandbox.my.salesforce.com"):
+        return "https://test.salesforce.com"
+    if host.endswith(".my.salesforce.com"):
+        return "https://login.salesforce.com"
+    return login_url
+
+
 def _jwt_assertion(settings: SalesforceSettings, clock: Clock) -> str:
     """The signed RS256 JWT bearer assertion."""
     claims = {
         "iss": _required(settings.client_id, "client_id"),
         "sub": _required(settings.username, "username"),
-        "aud": settings.login_url,
+        "aud": jwt_audience(settings.login_url),
         "exp": int((clock.now() + JWT_LIFETIME).timestamp()),
     }
     key = _secret(settings, "private_key")

@@ -25,6 +25,7 @@ from sfsync.errors import (
     SessionExpiredError,
     SfsyncError,
 )
+from sfsync.salesforce.auth import jwt_audience
 from sfsync.salesforce.budget import ApiBudget, parse_limit_info
 from sfsync.salesforce.errors import OutcomeUnknownError, translate_error
 from sfsync.salesforce.ports import ApiUsage, ItemResult
@@ -152,3 +153,16 @@ def test_failed_item_becomes_a_dead_letter_error_and_locked_item_is_retryable() 
     assert str(error) == "DUPLICATE_VALUE: duplicate value found"
     assert not failed.retryable
     assert locked.retryable
+
+
+@pytest.mark.parametrize(
+    ("login_url", "audience"),
+    [
+        ("https://acme.my.salesforce.com", "https://login.salesforce.com"),
+        ("https://acme--uat.sandbox.my.salesforce.com", "https://test.salesforce.com"),
+        ("https://test.salesforce.com", "https://test.salesforce.com"),
+        ("https://127.0.0.1:8443", "https://127.0.0.1:8443"),
+    ],
+)
+def test_jwt_audience_follows_the_login_url(login_url: str, audience: str) -> None:
+    assert jwt_audience(login_url) == audience
