@@ -129,11 +129,6 @@ class MappingSpec(_Node):
     invoice: ObjectSpec
     account: AccountSpec = AccountSpec()
 
-    def section(self, name: ObjectName) -> ObjectSpec | AccountSpec:
-        """The section named ``name``."""
-        section: ObjectSpec | AccountSpec = getattr(self, name)
-        return section
-
 
 @dataclass(frozen=True)
 class LoadedMappings:
@@ -196,12 +191,28 @@ _FIELD_KEYS = ("source", "const", "template", "transforms")
 def _problems_from_validation(
     error: ValidationError, document: YamlDocument
 ) -> list[MappingProblem]:
-    """One problem per pydantic error, at its line, with a fix an admin can follow."""
-    problems = []
+    """One problem per wrong node, at its line, with a fix an admin can follow.
+
+    pydantic reports a value that fits no member of a union once per member; those are merged.
+    """
+    by_loc: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     for item in error.errors(include_url=False, include_input=False):
-        loc = tuple(str(part) for part in item["loc"])
-        loc = _strip_union_tags(loc)
-        message, fix = _describe(item["type"], item["msg"], loc)
+        loc = tuple(str(part) for part in item["loc"] if str(part) not in _UNION_TAGS)
+        by_loc.setdefault(loc, []).append((item["type"], item["msg"]))
+    problems = []
+    for loc, errors in by_loc.items():
+        if len(errors) > 1 and loc[-1] == "const":
+            message, fix = (
+                "const must be a single value: text, a number, true/false or a date",
+                "write e.g. const: Web (quote text that contains ': ' or '#')",
+            )
+        elif len(errors) > 1 and len(loc) > 1 and loc[-2] == "transforms":
+            message, fix = (
+                "a transform is a name or a one-key table",
+                "write e.g. `- upper` or `- {round_money: 2}`",
+            )
+        else:
+            message, fix = _describe(*errors[0], loc)
         obj = loc[0] if loc else "(top level)"
         field = loc[2] if len(loc) > 2 and loc[1] == "fields" else ".".join(loc[1:])
         problems.append(
@@ -210,11 +221,8 @@ def _problems_from_validation(
     return problems
 
 
-def _strip_union_tags(loc: tuple[str, ...]) -> tuple[str, ...]:
-    """pydantic adds the member type (``str``, ``dict[str,any]``) to union locations; drop it."""
-    return tuple(
-        part for part in loc if not ((part[:1].islower() and "[" in part) or part == "str")
-    )
+#: Member names pydantic adds to the location of a union error.
+_UNION_TAGS = frozenset({"str", "bool", "int", "float", "date", "none", "dict[str,any]"})
 
 
 def _describe(kind: str, msg: str, loc: tuple[str, ...]) -> tuple[str, str]:

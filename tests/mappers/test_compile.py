@@ -267,3 +267,20 @@ def test_load_mappings_raises_a_config_error_listing_every_problem(
     with pytest.raises(InvalidConfigError) as caught:
         load_mappings(path)
     assert len(caught.value.problems) == 3  # case is not a section; task and invoice missing
+
+
+def test_a_value_of_the_wrong_shape_is_one_problem_not_one_per_accepted_type(
+    write_mappings: WriteMappings,
+) -> None:
+    path = write_mappings(
+        case_fields(
+            "Origin: {const: [Web]}",
+            "Subject: {source: subject, transforms: [5]}",
+        )
+    )
+    _, problems = read_mappings(path)
+
+    assert [(problem.line, problem.key, problem.message) for problem in problems] == [
+        (5, "case.Origin", "const must be a single value: text, a number, true/false or a date"),
+        (6, "case.Subject", "a transform is a name or a one-key table"),
+    ]
