@@ -9,11 +9,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import plan
+from bench import gateway, org, plan
 
 #: name → entry point returning an exit code (0 when the targets were met).
 BENCHMARKS: dict[str, Callable[[], int]] = {
     "plan": plan.main,
+    "org": org.main,
+    "gateway": gateway.main,
 }
 
 
