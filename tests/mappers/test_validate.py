@@ -169,3 +169,38 @@ def test_an_updateable_check_applies_to_upserted_objects_only(
         problems[0].fix
         == "remove Case.Subject: it can be set only on create, and sfsync also updates"
     )
+
+
+def test_free_text_into_a_restricted_picklist_and_dates_into_text_get_their_fixes(
+    write_mappings: WriteMappings, describes: Describes
+) -> None:
+    path = write_mappings(
+        """
+        case: {sobject: Case, external_id: Collections_Key__c}
+        task: {sobject: Task, external_id: Collections_Key__c}
+        invoice:
+          sobject: AR_Invoice__c
+          external_id: Invoice_Key__c
+          fields:
+            Status__c: {source: dispute_reason}
+            Dispute_Reason__c: {source: due_date}
+            Invoice_Number__c: {source: due_date, transforms: [{format_date: '%d/%m/%Y'}]}
+        """
+    )
+    problems = validate_mappings(load_mappings(path), describes)
+
+    assert [(problem.field, problem.message, problem.fix) for problem in problems] == [
+        (
+            "Status__c",
+            (
+                "AR_Invoice__c.Status__c is a restricted picklist but the mapped values are not "
+                "limited to its list"
+            ),
+            "add a value_map to one of: Open, Paid, Void",
+        ),
+        (
+            "Dispute_Reason__c",
+            "AR_Invoice__c.Dispute_Reason__c is a string field but the mapping gives a date value",
+            "add format_date to write the date as text",
+        ),
+    ]
