@@ -175,7 +175,8 @@ class _Parser:
         is_count, fields = self.select_list()
         self.expect_keyword("FROM")
         sobject = self.expect(Kind.IDENT)
-        if "." in sobject.text or sobject.text.upper() in _RESERVED:
+        # GROUP is reserved for GROUP BY, yet Group (users' groups and queues) is a real object.
+        if "." in sobject.text or sobject.text.upper() in _RESERVED - {"GROUP"}:
             raise self.fail(sobject)
         where = None
         if self.current.is_keyword("WHERE"):

@@ -799,3 +799,11 @@ def test_today_uses_the_utc_date_of_now(source: FakeRecordSource) -> None:
     )
     assert [r["Id"] for r in result.records] == [TASK_1]
     assert date.fromisoformat(day(0)) == TODAY
+
+
+def test_group_is_an_object_name_despite_group_by(source: FakeRecordSource) -> None:
+    """Queues live in Group: ``FROM Group`` must parse although GROUP also starts GROUP BY."""
+    assert ids(
+        "SELECT Id FROM Group WHERE Type = 'Queue' AND DeveloperName = 'Collections'", source
+    ) == [QUEUE]
+    assert error("SELECT Id FROM Case GROUP BY Status", source).code == "MALFORMED_QUERY"
