@@ -250,11 +250,13 @@ def org_check(ctx: typer.Context, config: ConfigOption = None) -> None:
 @app.command("plan")
 def plan(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Dry run: what a sync would create, update and close in Salesforce; writes nothing."""
-    from sfsync.planview import run_plan  # noqa: PLC0415 - keep start-up light
+    from sfsync.clock import SystemClock  # noqa: PLC0415 - keep start-up light
+    from sfsync.planview import run_plan  # noqa: PLC0415
     from sfsync.settings import resolve_config_path  # noqa: PLC0415
 
     settings = load_command_settings(ctx, config)
-    raise typer.Exit(run_plan(settings, resolve_config_path(config), _gateway_factory(settings)))
+    path = resolve_config_path(config)
+    raise typer.Exit(run_plan(settings, path, _gateway_factory(settings), SystemClock()))
 
 
 def main() -> None:

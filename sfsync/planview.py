@@ -6,18 +6,17 @@ object how many records would be created, updated and closed plus a sample of th
 dicts that would be sent. Salesforce is only read (describe, to validate and compile the
 mappings); the call counts printed at the end show the writes: always zero.
 
-Two seams keep this independent of what is not built yet:
+The source is the configured one (``source.kind``: demo, sql or csv) read in full, as of the
+clock's day, as a first sync reads it; reading a source writes nothing to it.
 
-* :class:`LedgerSource` hands over customers with their invoice rows and payments; the demo
-  ledger (:class:`DemoLedgerSource`) is the only one today, SQL and CSV sources plug in here.
-* :class:`AccountStateStore` says what was already written for a customer's accounts;
-  :class:`NullAccountStateStore` (an empty store: everything is new) until the sync layer
-  provides the store-backed one.
+:class:`AccountStateStore` says what was already written for a customer's accounts;
+:class:`NullAccountStateStore` (an empty store: everything is new) is used until the sync layer's
+store-backed view is passed in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,68 +30,35 @@ from rich.table import Table
 
 from sfsync.cases import plan_customer
 from sfsync.checks import GatewayFactory, fetch_schema, mapping_sobjects
-from sfsync.demo import DEMO_CUSTOMERS, DEMO_DATE, DEMO_SOURCE, generate_ledger, load_policy
-from sfsync.domain import (
-    AccountPlan,
-    AccountState,
-    CaseAction,
-    Customer,
-    Invoice,
-    Payment,
-    TaskAction,
-)
+from sfsync.clock import Clock, today
+from sfsync.demo import load_policy
+from sfsync.domain import AccountPlan, AccountState, CaseAction, TaskAction
 from sfsync.errors import ConfigError
 from sfsync.mappers.compile import CompiledMappings, RecordContext, compile_mappings
 from sfsync.mappers.spec import read_mappings
 from sfsync.mappers.validate import field_lengths, validate_mappings
 from sfsync.policy import Policy
 from sfsync.settings import Settings, print_problems
+from sfsync.sources import CustomerRecords, InvoiceSource, build_source
 
 SAMPLE_SIZE = 3
 
 
-class CustomerRows(Protocol):
-    """One customer's rows as a source hands them over."""
+@dataclass(frozen=True)
+class SourceLedger:
+    """The configured source read in full as of one day, as a first sync would read it."""
 
-    @property
-    def customer(self) -> Customer: ...
-
-    @property
-    def invoices(self) -> Sequence[Mapping[str, object] | Invoice]: ...
-
-    @property
-    def payments(self) -> Sequence[Payment]: ...
-
-
-class LedgerSource(Protocol):
-    """Where invoices come from, as planning needs them."""
+    source: InvoiceSource
+    as_of: date
 
     @property
     def name(self) -> str:
         """The source name keys are built from."""
-        ...
+        return self.source.name
 
-    @property
-    def as_of(self) -> date:
-        """The day the ledger describes (aging and cadence are counted to it)."""
-        ...
-
-    def customers(self) -> Iterable[CustomerRows]:
-        """Every customer with its rows, one at a time."""
-        ...
-
-
-@dataclass(frozen=True)
-class DemoLedgerSource:
-    """The bundled demo ledger, as of its fixed date."""
-
-    customer_count: int = DEMO_CUSTOMERS
-    name: str = DEMO_SOURCE
-    as_of: date = DEMO_DATE
-
-    def customers(self) -> Iterable[CustomerRows]:
-        """The generated customers."""
-        return generate_ledger(self.customer_count, as_of=self.as_of)
+    def customers(self) -> Iterator[CustomerRecords]:
+        """Every customer with anything open, streamed."""
+        return self.source.iter_customers(self.as_of)
 
 
 class AccountStateStore(Protocol):
@@ -112,14 +78,9 @@ class NullAccountStateStore:
         return {}
 
 
-def source_for(settings: Settings) -> LedgerSource:
-    """The configured source; only the demo ledger can be planned today."""
-    if settings.source.kind != "demo":
-        raise ConfigError(
-            f"sfsync plan cannot read source.kind {settings.source.kind} yet; "
-            "set source.kind: demo to preview the demo ledger"
-        )
-    return DemoLedgerSource()
+def source_for(settings: Settings, clock: Clock) -> SourceLedger:
+    """The configured source (``source.kind``), read as of the clock's day."""
+    return SourceLedger(build_source(settings.source, clock=clock), today(clock))
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +117,7 @@ class PlanPreview:
 
 
 def preview_plan(
-    source: LedgerSource,
+    source: SourceLedger,
     states: AccountStateStore,
     policy: Policy,
     mappings: CompiledMappings,
@@ -174,7 +135,7 @@ def preview_plan(
             policy=policy,
             as_of=source.as_of,
         )
-        preview.skipped += len(planned.skipped)
+        preview.skipped += len(planned.skipped) + len(rows.skipped)
         for plan in planned.plans:
             preview.accounts += 1
             state = states.states_for(source.name, plan.account.customer_id).get(
@@ -258,14 +219,13 @@ def run_plan(
     settings: Settings,
     config_path: Path,
     gateway_factory: GatewayFactory,
+    clock: Clock,
     console: Console | None = None,
     *,
-    source_factory: Callable[[Settings], LedgerSource] = source_for,
     states: AccountStateStore | None = None,
 ) -> int:
     """``sfsync plan``: validate the mappings against the org, then preview; the exit status."""
     out = console or Console(highlight=False, soft_wrap=True)
-    source = source_factory(settings)
     policy = _policy(config_path.with_name("policy.yaml"))
     mappings_path = config_path.with_name("mappings.yaml")
     loaded, problems = read_mappings(mappings_path)
@@ -279,6 +239,7 @@ def run_plan(
             print_problems([problem.as_config_problem() for problem in problems])
             return 1
         compiled = compile_mappings(loaded, field_lengths(schema.describes))
+        source = source_for(settings, clock)
         preview = preview_plan(source, states or NullAccountStateStore(), policy, compiled)
         out.print(f"sfsync plan for source {source.name} as of {source.as_of.isoformat()}")
         print_preview(preview, out)

@@ -182,15 +182,20 @@ def test_org_check_lists_what_the_org_lacks_and_exits_1(
 
 
 def test_plan_prints_counts_and_mapped_samples_and_writes_nothing(
-    runner: CliRunner, config_path: Path, local_org: OrgServer
+    runner: CliRunner,
+    config_path: Path,
+    local_org: OrgServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the demo source builds its ledger under ./var
     before = record_count(local_org)
 
     result = runner.invoke(app, ["plan", "-c", str(config_path)])
 
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "sfsync plan for source demo as of 2026-03-16" in out
+    assert re.search(r"sfsync plan for source demo as of \d{4}-\d{2}-\d{2}", out)
     counts = {
         match["name"]: (int(match["create"]), int(match["update"]), int(match["close"]))
         for match in re.finditer(
@@ -205,6 +210,7 @@ def test_plan_prints_counts_and_mapped_samples_and_writes_nothing(
     assert "Sample AR_Invoice__c create (3):" in out
     assert re.search(r"Salesforce calls: [1-9]\d* reads, 0 writes", out)
     assert record_count(local_org) == before
+    assert (tmp_path / "var" / "demo-ledger.sqlite").is_file()
 
 
 def test_plan_refuses_a_mapping_that_does_not_fit_the_org(
