@@ -408,25 +408,74 @@ def case_age(created: datetime, now: datetime, mode: Mode, calendar: Region | No
 def working_seconds(start: datetime, end: datetime, region: Region) -> int:
     """Seconds of working time in ``region`` between two aware instants (0 if ``end <= start``).
 
-    Day by day in the region's local calendar: each working day contributes the overlap of its
-    opening hours (local wall-clock times, so daylight-saving changes are followed) with the
-    interval. Arithmetic is done in UTC, where subtraction of aware datetimes is exact.
+    In the region's local calendar, each working day contributes the overlap of its opening
+    hours (local wall-clock times, so daylight-saving changes are followed) with the interval.
+    The first and last days are cut exactly; the whole days between come from per-year running
+    totals, so a Case open for years costs no more than one open for days.
     """
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         return 0
     zone = region.zone
-    day = start.astimezone(zone).date()
+    first = start.astimezone(zone).date()
     last = end.astimezone(zone).date()
+    if first == last:
+        return _day_overlap(region, first, start, end)
+    return (
+        _day_overlap(region, first, start, end)
+        + _whole_days_between(region, first, last)
+        + _day_overlap(region, last, start, end)
+    )
+
+
+def _day_overlap(region: Region, day: date, start: datetime, end: datetime) -> int:
+    """Working seconds of local ``day`` inside ``[start, end]`` (UTC instants)."""
+    if not region.is_working_day(day):
+        return 0
+    opens, closes = _opening_hours(region, day)
+    # In UTC: Python subtracts two datetimes of the same zone by wall clock, not real time.
+    return max(0, int((min(closes, end) - max(opens, start)).total_seconds()))
+
+
+def _opening_hours(region: Region, day: date) -> tuple[datetime, datetime]:
+    zone = region.zone
+    opens = datetime.combine(day, region.start, zone).astimezone(UTC)
+    closes = datetime.combine(day, region.end, zone).astimezone(UTC)
+    return opens, closes
+
+
+def _whole_days_between(region: Region, first: date, last: date) -> int:
+    """Working seconds of the days strictly after ``first`` and strictly before ``last``."""
+    before_last = last - timedelta(days=1)
+    if first.year == before_last.year:
+        return _running_total(region, before_last) - _running_total(region, first)
+    total = _year_total(region, first.year) - _running_total(region, first)
+    total += sum(_year_total(region, year) for year in range(first.year + 1, before_last.year))
+    return total + _running_total(region, before_last)
+
+
+def _running_total(region: Region, day: date) -> int:
+    """Working seconds from 1 January of ``day``'s year through ``day``."""
+    return _year_table(region, day.year)[day.timetuple().tm_yday - 1]
+
+
+def _year_total(region: Region, year: int) -> int:
+    return _year_table(region, year)[-1]
+
+
+@functools.lru_cache(maxsize=512)
+def _year_table(region: Region, year: int) -> tuple[int, ...]:
+    """Running total of working seconds at the end of each day of ``year``."""
+    totals: list[int] = []
     total = 0
-    while day <= last:
+    day = date(year, 1, 1)
+    while day.year == year:
         if region.is_working_day(day):
-            opens = datetime.combine(day, region.start, zone).astimezone(UTC)
-            closes = datetime.combine(day, region.end, zone).astimezone(UTC)
-            overlap = (min(closes, end) - max(opens, start)).total_seconds()
-            total += max(0, int(overlap))
+            opens, closes = _opening_hours(region, day)
+            total += int((closes - opens).total_seconds())
+        totals.append(total)
         day += timedelta(days=1)
-    return total
+    return tuple(totals)
 
 
 # --- reasons ------------------------------------------------------------------------------------

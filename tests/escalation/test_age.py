@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sfsync.escalation import Age, Region, case_age, working_seconds
 from tests.escalation.factories import GB_REGION, LONDON, NEW_YORK, US_REGION
@@ -118,3 +120,31 @@ def test_business_age_needs_a_region() -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="now 2026-11-23T09:00:00 has no time zone"):
         case_age(_ny(20), datetime(2026, 11, 23, 9, 0), "calendar", None)  # noqa: DTZ001
+
+
+def _day_by_day(start: datetime, end: datetime, region: Region) -> int:
+    """The rule stated plainly: each local day's opening hours overlapping the interval."""
+    total = 0
+    day = start.astimezone(region.zone).date()
+    while day <= end.astimezone(region.zone).date():
+        if region.is_working_day(day):
+            opens = datetime.combine(day, region.start, region.zone).astimezone(UTC)
+            closes = datetime.combine(day, region.end, region.zone).astimezone(UTC)
+            total += max(0, int((min(closes, end) - max(opens, start)).total_seconds()))
+        day += timedelta(days=1)
+    return total
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
+@given(
+    st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31)),  # noqa: DTZ001
+    st.integers(min_value=0, max_value=3 * 365 * 86_400),
+    st.sampled_from([US, GB]),
+)
+def test_running_totals_agree_with_counting_day_by_day(
+    start: datetime, span: int, region: Region
+) -> None:
+    created = start.replace(tzinfo=UTC)
+    now = created + timedelta(seconds=span)
+
+    assert working_seconds(created, now, region) == _day_by_day(created, now, region)
