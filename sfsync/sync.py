@@ -1,0 +1,773 @@
+"""One sync cycle: read → plan → re-check → apply → commit.
+
+:func:`run_cycle` is the product's main job, used by ``sfsync run`` and (later) the Celery task:
+
+1. **Recover** Tasks whose creation is in doubt (ledger rows left ``sent`` by a crash, or
+   ``unknown`` after a dropped connection): one query by ``Collections_Key__c`` finds those that
+   exist; the others are planned again. This is what makes a replay create no duplicate Task.
+2. **Read** the source since the stored watermark (minus the overlap, plus the due-date window),
+   streamed one customer at a time, and **plan** each customer against what the store says was
+   written (links, ledger, invoice hashes). Unchanged hashes give empty plans: an idle cycle
+   makes no Salesforce call at all.
+3. **Re-check** the balance of the accounts about to get a new Task: a second, cheap read of the
+   source for rows changed since the first read; an account touched meanwhile is planned again,
+   so a Task is never created for a debt that was just paid.
+4. **Match** accounts by ``Accounting_Id__c`` (only those not linked yet); unmatched customers are
+   listed and skipped, or created when ``sync.create_missing_accounts`` is on.
+5. **Apply** (:mod:`sfsync.apply`) in batches of 200 per call.
+6. **Commit** in one transaction: links, invoice links, ledger transitions, dead letters,
+   quarantined rows, the run record and the watermark. The watermark moves only when every
+   change it covers was applied: a refused write, an unmatched customer or a spent API budget
+   keeps it where it was, so the next cycle reads those customers again and plans them again
+   (their unchanged neighbours cost nothing: equal hashes, no write).
+
+Customers are processed in chunks (:data:`CHUNK_CUSTOMERS`) so a ledger of 10,000 accounts and
+100,000 invoices never sits in memory as plans at once; the outcomes kept for the final commit
+are small values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sfsync.apply import AccountWork, Applier, Outcomes, SessionFactory
+from sfsync.cases import plan_customer
+from sfsync.clock import Clock
+from sfsync.domain import (
+    AccountKey,
+    AccountPlan,
+    AccountState,
+    Promise,
+    PromiseStatus,
+    TaskAction,
+)
+from sfsync.errors import SfsyncError
+from sfsync.logs import get_logger, run_context
+from sfsync.mappers.compile import CompiledMappings
+from sfsync.policy import Policy
+from sfsync.salesforce.ports import CallCounts, SalesforceGateway
+from sfsync.settings import Settings
+from sfsync.sources.base import (
+    INVOICE_STREAM,
+    CustomerRecords,
+    InvoiceSource,
+    SkippedRow,
+    Watermark,
+)
+from sfsync.store import models
+from sfsync.store.models import RunStatus, TaskState
+from sfsync.store.repositories import (
+    AccountLinkValues,
+    advance_watermark,
+    finish_run,
+    get_watermark,
+    list_dead_letters,
+    mark_closed,
+    mark_created,
+    mark_failed,
+    mark_unknown,
+    put_account_link,
+    put_invoice_links,
+    put_watermark_cursor,
+    quarantine_row,
+    record_dead_letter,
+    release_quarantined,
+    replan_task,
+    resolve_dead_letters_for,
+    start_run,
+    unknown_outcomes,
+)
+
+_log = get_logger(__name__)
+
+#: Customers planned and applied together: big enough that batches of 200 stay full, small
+#: enough that a chunk's plans are a few megabytes.
+CHUNK_CUSTOMERS = 2_000
+#: Run kind recorded in ``sync_runs``.
+CYCLE_KIND = "cycle"
+#: Status of a run that stopped writing because the API budget reached its reserve.
+STOPPED_BUDGET = "stopped_budget"
+#: Row key prefix of the quarantine entry that lists an unmatched customer.
+UNMATCHED_PREFIX = "account:"
+_STORE_IN_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class CycleDeps:
+    """Everything a cycle talks to: ports and configuration, built once by the caller."""
+
+    source: InvoiceSource
+    gateway: SalesforceGateway
+    sessions: SessionFactory
+    mappings: CompiledMappings
+    policy: Policy
+    clock: Clock
+    settings: Settings
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did: the summary table, the canonical log line and the run record."""
+
+    run_id: int
+    source: str
+    status: str
+    counts: dict[str, int]
+    calls: CallCounts
+    duration_seconds: float
+    unmatched: tuple[str, ...] = ()
+    watermark_advanced: bool = False
+    error: str | None = None
+
+    @property
+    def writes(self) -> int:
+        """Salesforce write requests this cycle sent."""
+        return self.calls.write
+
+
+#: Called after each chunk with (customers done so far, customers known so far or None).
+ProgressCallback = Callable[[int], None]
+
+
+def run_cycle(
+    deps: CycleDeps, *, full: bool = False, on_progress: ProgressCallback | None = None
+) -> CycleReport:
+    """Run one cycle (see the module docstring); ``full`` re-plans every open customer.
+
+    Returns the report; a failure other than a spent budget is recorded on the run and
+    re-raised after what was applied is committed.
+    """
+    started = deps.clock.now()
+    tick = time.perf_counter()
+    calls_before = deps.gateway.calls
+    source = deps.source.name
+    with deps.sessions() as session:
+        run = start_run(session, kind=CYCLE_KIND, source=source, started_at=started)
+        if run is None:  # pragma: no cover - only scheduled runs carry a key
+            raise SfsyncError("the run could not be recorded")
+        run_id = run.id
+        session.commit()
+    with run_context(run_id=str(run_id), source=source):
+        cycle = _Cycle(deps, run_id, started)
+        error: BaseException | None = None
+        try:
+            cycle.run(full=full, on_progress=on_progress)
+        except Exception as exc:  # noqa: BLE001 - recorded on the run, then re-raised below
+            error = exc
+        report = cycle.commit(calls_before, time.perf_counter() - tick, error)
+        _log_finished(report)
+        if error is not None:
+            raise error
+        return report
+
+
+class _Cycle:
+    """The state of one running cycle."""
+
+    def __init__(self, deps: CycleDeps, run_id: int, started: datetime) -> None:
+        self.deps = deps
+        self.run_id = run_id
+        self.started = started
+        self.as_of = started.date()
+        self.applier = Applier(
+            deps.gateway,
+            deps.mappings,
+            deps.sessions,
+            deps.clock.now,
+            batch_size=deps.settings.salesforce.batch_size,
+        )
+        self.counts: dict[str, int] = defaultdict(int)
+        self.quarantine: list[SkippedRow] = []
+        self.unmatched: list[str] = []
+        self.matched: list[str] = []
+        self.watermark: Watermark | None = None
+        self.open_letters: set[tuple[str, str]] = set()
+
+    # --- the cycle ------------------------------------------------------------------------------
+
+    def run(self, *, full: bool, on_progress: ProgressCallback | None) -> None:
+        deps = self.deps
+        self._recover_tasks()
+        with deps.sessions() as session:
+            stored = get_watermark(session, deps.source.name, INVOICE_STREAM)
+            since = (
+                None if stored is None else Watermark.from_stored(stored.value_at, stored.cursor)
+            )
+            self.open_letters = {
+                (letter.sobject, letter.record_key) for letter in list_dead_letters(session)
+            }
+        overlap = timedelta(seconds=deps.settings.sync.overlap_seconds)
+        lookahead = _reminder_lookahead(deps.policy)
+        if full:
+            customers = deps.source.iter_customers(self.as_of)
+            batch = deps.source.read_changes(since, self.as_of, overlap, lookahead=lookahead)
+            self.watermark = batch.watermark
+            orphans = batch.orphans
+        else:
+            batch = deps.source.read_changes(since, self.as_of, overlap, lookahead=lookahead)
+            customers, self.watermark, orphans = batch.customers, batch.watermark, batch.orphans
+        self.quarantine.extend(orphans)
+        done = 0
+        for chunk in _chunked(customers, CHUNK_CUSTOMERS):
+            self._process(chunk, lookahead)
+            done += len(chunk)
+            if on_progress is not None:
+                on_progress(done)
+            if self.applier.stopped_budget:
+                break
+
+    def _process(self, chunk: list[CustomerRecords], lookahead: timedelta) -> None:
+        deps = self.deps
+        source = deps.source.name
+        self.counts["accounts_read"] += len(chunk)
+        with deps.sessions() as session:
+            view = _StoreView.load(session, source, chunk)
+        plans = self._plan(chunk, view)
+        if any(_creates_task(plan) for plan in plans):
+            plans = self._recheck(plans, view, lookahead)
+        plans = [plan for plan in plans if not plan.is_empty]
+        self.counts["accounts_planned"] += len(plans)
+        if not plans:
+            return
+        accounts = self._match(plans, view)
+        work = [
+            AccountWork(
+                plan=plan,
+                link=view.link_values(plan.account, accounts[plan.account.customer_id]),
+                account_id=accounts[plan.account.customer_id],
+                task_ids=view.task_ids(plan.account),
+                task_states=view.task_states,
+            )
+            for plan in plans
+            if plan.account.customer_id in accounts
+        ]
+        self.applier.apply(work)
+
+    def _plan(self, chunk: Sequence[CustomerRecords], view: _StoreView) -> list[AccountPlan]:
+        plans: list[AccountPlan] = []
+        for records in chunk:
+            self.quarantine.extend(records.skipped)
+            planned = plan_customer(
+                self.deps.source.name,
+                records.customer,
+                records.invoices,
+                records.payments,
+                states=view.states_for(records),
+                policy=self.deps.policy,
+                as_of=self.as_of,
+            )
+            self.quarantine.extend(
+                SkippedRow(skip.key, skip.reason, {}) for skip in planned.skipped
+            )
+            plans.extend(planned.plans)
+        return plans
+
+    def _recheck(
+        self, plans: list[AccountPlan], view: _StoreView, lookahead: timedelta
+    ) -> list[AccountPlan]:
+        """Plan again the accounts about to get a Task whose customer changed since the read."""
+        watermark = self.watermark
+        assert watermark is not None  # noqa: S101 - set by run() before any chunk
+        moment = watermark.updated_at or self.started
+        latest = self.deps.source.read_changes(
+            Watermark(moment, self.as_of, watermark.snapshot), self.as_of, timedelta(0),
+            lookahead=lookahead,
+        )  # fmt: skip
+        wanted = {plan.account.customer_id for plan in plans if _creates_task(plan)}
+        fresh = {
+            records.customer.id: records
+            for records in latest.customers
+            if records.customer.id in wanted
+        }
+        if not fresh:
+            return plans
+        self.counts["accounts_rechecked"] += len(fresh)
+        replanned = {plan.account: plan for plan in self._plan(list(fresh.values()), view)}
+        kept = [plan for plan in plans if plan.account.customer_id not in fresh]
+        return kept + list(replanned.values())
+
+    def _match(self, plans: Sequence[AccountPlan], view: _StoreView) -> dict[str, str]:
+        """customer id → Salesforce Account id, for every customer that has one (or gets one)."""
+        found: dict[str, str] = {}
+        missing: dict[str, str] = {}
+        for plan in plans:
+            customer = plan.account.customer_id
+            known = view.account_id(plan.account)
+            if known:
+                found[customer] = known
+            else:
+                missing[customer] = view.names.get(customer, customer)
+        if not missing:
+            return found
+        mapping = self.deps.mappings.account
+        rows = self.deps.gateway.query_in(
+            mapping.sobject, ["Id", mapping.external_id], mapping.external_id, list(missing)
+        )
+        by_key = {str(row[mapping.external_id]).lower(): str(row["Id"]) for row in rows}
+        unmatched: list[str] = []
+        for customer in missing:
+            account_id = by_key.get(customer.lower())
+            if account_id is None:
+                unmatched.append(customer)
+            else:
+                found[customer] = account_id
+                self.matched.append(customer)
+        if unmatched and getattr(self.deps.settings.sync, "create_missing_accounts", False):
+            found.update(self._create_accounts({c: missing[c] for c in unmatched}))
+            unmatched = [customer for customer in unmatched if customer not in found]
+        if unmatched:
+            self.unmatched.extend(unmatched)
+            _log.warning(
+                "accounts_unmatched",
+                count=len(unmatched),
+                customers=unmatched[:20],
+                field=f"{mapping.sobject}.{mapping.external_id}",
+            )
+        return found
+
+    def _create_accounts(self, names: Mapping[str, str]) -> dict[str, str]:
+        """Upsert an Account per unmatched customer (keyed, so a replay creates no duplicate)."""
+        mapping = self.deps.mappings.account
+        customers = list(names)
+        records = [{mapping.external_id: c, "Name": names[c][:255] or c} for c in customers]
+        results = self.deps.gateway.upsert(
+            mapping.sobject, records, external_id_field=mapping.external_id
+        )
+        created: dict[str, str] = {}
+        for customer, result in zip(customers, results, strict=True):
+            if result.ok and result.id:
+                created[customer] = result.id
+                self.matched.append(customer)
+                self.counts["accounts_created"] += 1
+        return created
+
+    def _recover_tasks(self) -> None:
+        """Settle Tasks whose creation is in doubt before anything is sent (ledger protocol)."""
+        deps = self.deps
+        with deps.sessions() as session:
+            doubtful = unknown_outcomes(session)
+            if not doubtful:
+                return
+            keys = [entry.task_key for entry in doubtful]
+            external = deps.mappings.task.external_id
+            rows = deps.gateway.query_in(
+                deps.mappings.task.sobject, ["Id", external], external, keys
+            )
+            existing = {str(row[external]): str(row["Id"]) for row in rows}
+            now = deps.clock.now()
+            for entry in doubtful:
+                task_id = existing.get(entry.task_key)
+                if task_id is not None:
+                    mark_created(session, entry.task_key, task_id, at=now)
+                    continue
+                if entry.state is TaskState.SENT:
+                    mark_unknown(session, entry.task_key, at=now)
+                replan_task(session, entry.task_key, at=now)
+            session.commit()
+            _log.info(
+                "tasks_recovered", found=len(existing), replanned=len(doubtful) - len(existing)
+            )
+
+    # --- the final transaction ------------------------------------------------------------------
+
+    def commit(
+        self, calls_before: CallCounts, duration: float, error: BaseException | None
+    ) -> CycleReport:
+        deps = self.deps
+        outcomes = self.applier.outcomes
+        now = deps.clock.now()
+        counts = dict(self.counts)
+        counts.update(outcomes.counts)
+        counts["unmatched"] = len(self.unmatched)
+        counts["quarantined"] = len(self.quarantine)
+        blocked = (
+            error is not None
+            or self.applier.stopped_budget
+            or outcomes.has_failures
+            or bool(self.unmatched)
+            or self.watermark is None
+        )
+        if error is not None:
+            status = RunStatus.FAILED.value
+        elif self.applier.stopped_budget:
+            status = STOPPED_BUDGET
+            _log.warning("sync_writes_stopped", reason="api_budget_reserve_reached")
+        else:
+            status = RunStatus.SUCCEEDED.value
+        with deps.sessions() as session:
+            self._write_outcomes(session, outcomes, now)
+            if not blocked and self.watermark is not None:
+                self._advance(session, self.watermark, now)
+            calls = _delta(deps.gateway.calls, calls_before)
+            finish_run(
+                session,
+                self.run_id,
+                status=RunStatus.FAILED
+                if status != RunStatus.SUCCEEDED.value
+                else RunStatus.SUCCEEDED,
+                finished_at=now,
+                counts={**counts, "status": status, "reads": calls.read, "writes": calls.write},
+                api_calls=calls.total,
+                error=_error_text(error, status),
+            )
+            session.commit()
+        if not blocked and self.watermark is not None:
+            deps.source.confirm_read(self.watermark)
+        return CycleReport(
+            run_id=self.run_id,
+            source=deps.source.name,
+            status=status,
+            counts=counts,
+            calls=_delta(deps.gateway.calls, calls_before),
+            duration_seconds=duration,
+            unmatched=tuple(self.unmatched),
+            watermark_advanced=not blocked,
+            error=_error_text(error, status),
+        )
+
+    def _write_outcomes(self, session: Session, outcomes: Outcomes, now: datetime) -> None:
+        source = self.deps.source.name
+        for link in outcomes.links.values():
+            put_account_link(session, link, at=now)
+        for start in range(0, len(outcomes.invoice_links), _STORE_IN_CHUNK):
+            put_invoice_links(
+                session, outcomes.invoice_links[start : start + _STORE_IN_CHUNK], at=now
+            )
+        for key, task_id in outcomes.tasks_created:
+            mark_created(session, key, task_id, at=now)
+        for key, reason in outcomes.tasks_failed:
+            mark_failed(session, key, reason, at=now)
+        for key in outcomes.tasks_unknown:
+            mark_unknown(session, key, at=now)
+        for key in outcomes.tasks_closed:
+            mark_closed(session, key, at=now)
+        for letter in outcomes.dead_letters:
+            record_dead_letter(
+                session,
+                sobject=letter.sobject,
+                record_key=letter.record_key,
+                operation=letter.operation,
+                payload=letter.payload,
+                error_code=letter.error_code,
+                message=letter.message,
+                at=now,
+                run_id=self.run_id,
+            )
+        for sobject, key in outcomes.succeeded:
+            if (sobject, key) in self.open_letters:
+                resolve_dead_letters_for(session, sobject=sobject, record_key=key, at=now)
+        for row in self.quarantine:
+            quarantine_row(
+                session,
+                source=source,
+                row_key=row.key,
+                reason=row.reason,
+                raw=dict(row.raw),
+                at=now,
+                run_id=self.run_id,
+            )
+        field_name = (
+            f"{self.deps.mappings.account.sobject}.{self.deps.mappings.account.external_id}"
+        )
+        for customer in self.unmatched:
+            quarantine_row(
+                session,
+                source=source,
+                row_key=UNMATCHED_PREFIX + customer,
+                reason=f"no Salesforce Account has {field_name} = {customer!r}; create it or "
+                "set sync.create_missing_accounts",
+                raw={"customer_id": customer},
+                at=now,
+                run_id=self.run_id,
+            )
+        for customer in self.matched:
+            release_quarantined(session, source=source, row_key=UNMATCHED_PREFIX + customer)
+
+    def _advance(self, session: Session, watermark: Watermark, now: datetime) -> None:
+        source = self.deps.source.name
+        put_watermark_cursor(
+            session,
+            source=source,
+            stream=INVOICE_STREAM,
+            cursor=watermark.cursor,
+            at=now,
+            run_id=self.run_id,
+        )
+        if watermark.updated_at is not None:
+            advance_watermark(
+                session,
+                source=source,
+                stream=INVOICE_STREAM,
+                value=watermark.updated_at,
+                run_started_at=self.started,
+                at=now,
+                run_id=self.run_id,
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# What the store knows about a chunk of customers
+
+
+@dataclass
+class _StoreView:
+    """Links, ledger rows, invoice hashes and promises of one chunk of customers."""
+
+    source: str
+    links: dict[tuple[str, str], models.AccountLink]
+    tasks: dict[str, list[models.TaskLedgerEntry]]
+    invoice_hashes: dict[str, str]
+    promises: dict[str, Promise]
+    names: dict[str, str]
+    task_states: dict[str, TaskState] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session, source: str, chunk: Sequence[CustomerRecords]) -> _StoreView:
+        customers = [records.customer.id for records in chunk]
+        links: dict[tuple[str, str], models.AccountLink] = {}
+        for part in _parts(customers):
+            statement = select(models.AccountLink).where(
+                models.AccountLink.source == source, models.AccountLink.customer_id.in_(part)
+            )
+            for link in session.scalars(statement):
+                links[(link.customer_id, link.currency)] = link
+        ledger_keys = {link.case_key for link in links.values() if link.case_key}
+        for records in chunk:
+            currencies = {invoice.currency for invoice in records.invoices}
+            currencies |= {cur for (cust, cur) in links if cust == records.customer.id}
+            ledger_keys |= {
+                AccountKey(source, records.customer.id, currency).text for currency in currencies
+            }
+        tasks: dict[str, list[models.TaskLedgerEntry]] = defaultdict(list)
+        for part in _parts(sorted(ledger_keys)):
+            by_case = select(models.TaskLedgerEntry).where(
+                models.TaskLedgerEntry.case_key.in_(part)
+            )
+            for entry in session.scalars(by_case):
+                tasks[entry.case_key].append(entry)
+        invoice_keys = [f"{source}:{i.id}" for records in chunk for i in records.invoices]
+        hashes: dict[str, str] = {}
+        for part in _parts(invoice_keys):
+            written = select(models.InvoiceLink.invoice_key, models.InvoiceLink.content_hash).where(
+                models.InvoiceLink.invoice_key.in_(part)
+            )
+            hashes.update((key, digest) for key, digest in session.execute(written) if digest)
+        promises = _load_promises(session, [k for k in ledger_keys if k])
+        view = cls(
+            source,
+            links,
+            dict(tasks),
+            hashes,
+            promises,
+            {records.customer.id: records.customer.name for records in chunk},
+        )
+        view.task_states = {
+            entry.task_key: entry.state for entries in tasks.values() for entry in entries
+        }
+        return view
+
+    def states_for(self, records: CustomerRecords) -> dict[str, AccountState]:
+        """currency → state for one customer (currencies never written are absent: new)."""
+        customer = records.customer.id
+        states: dict[str, AccountState] = {}
+        currencies = {cur for (cust, cur) in self.links if cust == customer}
+        currencies |= {invoice.currency for invoice in records.invoices}
+        for currency in currencies:
+            key = AccountKey(self.source, customer, currency)
+            link = self.links.get((customer, currency))
+            entries = self._entries(key, link)
+            made = frozenset(
+                e.task_key for e in entries if e.state in (TaskState.CREATED, TaskState.CLOSED)
+            )
+            still_open = frozenset(e.task_key for e in entries if e.state is TaskState.CREATED)
+            if link is None and not made:
+                continue
+            case_key = (link.case_key or "") if link is not None else ""
+            states[currency] = AccountState(
+                episode=(link.episode if link is not None and link.case_key else 0),
+                case_open=bool(link is not None and link.case_open),
+                case_key=case_key,
+                case_hash=(link.case_hash or "") if link is not None else "",
+                invoice_hashes=self.invoice_hashes,
+                task_keys=made,
+                open_task_keys=still_open,
+                promise=self.promises.get(case_key) if case_key else None,
+            )
+        return states
+
+    def _entries(
+        self, key: AccountKey, link: models.AccountLink | None
+    ) -> list[models.TaskLedgerEntry]:
+        entries = list(self.tasks.get(key.text, ()))
+        if link is not None and link.case_key:
+            entries.extend(self.tasks.get(link.case_key, ()))
+        return entries
+
+    def task_ids(self, key: AccountKey) -> dict[str, str]:
+        """Salesforce ids of the account's created Tasks, by key."""
+        link = self.links.get((key.customer_id, key.currency))
+        return {
+            entry.task_key: entry.salesforce_id
+            for entry in self._entries(key, link)
+            if entry.salesforce_id and entry.state is TaskState.CREATED
+        }
+
+    def account_id(self, key: AccountKey) -> str | None:
+        """The Account id stored for the customer (any of its currencies)."""
+        for (customer, _), link in self.links.items():
+            if customer == key.customer_id and link.salesforce_account_id:
+                return link.salesforce_account_id
+        return None
+
+    def link_values(self, key: AccountKey, account_id: str) -> AccountLinkValues:
+        """The stored link as values (a fresh one before the account's first Case)."""
+        link = self.links.get((key.customer_id, key.currency))
+        if link is None:
+            return AccountLinkValues(
+                source=key.source,
+                customer_id=key.customer_id,
+                currency=key.currency,
+                salesforce_account_id=account_id,
+                episode=0,
+            )
+        return AccountLinkValues(
+            source=link.source,
+            customer_id=link.customer_id,
+            currency=link.currency,
+            salesforce_account_id=account_id,
+            episode=link.episode if link.case_key else 0,
+            case_key=link.case_key,
+            case_id=link.case_id,
+            case_open=link.case_open,
+            case_hash=link.case_hash,
+        )
+
+
+def _load_promises(session: Session, case_keys: Sequence[str]) -> dict[str, Promise]:
+    """The promise in force per Case: the latest recorded one (read back by the writeback)."""
+    found: dict[str, Promise] = {}
+    for part in _parts(list(case_keys)):
+        statement = (
+            select(models.Promise)
+            .where(models.Promise.case_key.in_(part))
+            .order_by(models.Promise.created_at, models.Promise.id)
+        )
+        for row in session.scalars(statement):
+            try:
+                found[row.case_key] = Promise(
+                    id=_promise_id(row.promise_key),
+                    currency=row.currency,
+                    amount=row.amount,
+                    promised_date=row.promised_date,
+                    made_on=row.created_at.date(),
+                    status=PromiseStatus(row.status.value),
+                )
+            except ValueError:
+                _log.warning("promise_unusable", promise_key=row.promise_key)
+    return found
+
+
+def _promise_id(promise_key: str) -> str:
+    """The last part of a stored promise key: planning uses it inside a Task key."""
+    return promise_key.rsplit(":", 1)[-1].strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _creates_task(plan: AccountPlan) -> bool:
+    return any(task.action is TaskAction.CREATE for task in plan.tasks)
+
+
+def _reminder_lookahead(policy: Policy) -> timedelta:
+    """How far ahead the source must look for invoices coming due (pre-due reminders)."""
+    earliest = min((step.offset_days for step in policy.cadence.reminder_steps), default=0)
+    return timedelta(days=max(0, -earliest))
+
+
+def _chunked(items: Iterable[CustomerRecords], size: int) -> Iterator[list[CustomerRecords]]:
+    chunk: list[CustomerRecords] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parts(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _STORE_IN_CHUNK):
+        yield values[start : start + _STORE_IN_CHUNK]
+
+
+def _delta(after: CallCounts, before: CallCounts) -> CallCounts:
+    return CallCounts(
+        auth=after.auth - before.auth,
+        read=after.read - before.read,
+        write=after.write - before.write,
+    )
+
+
+def _error_text(error: BaseException | None, status: str) -> str | None:
+    if error is not None:
+        return f"{type(error).__name__}: {error}"
+    if status == STOPPED_BUDGET:
+        return "stopped_budget: the Salesforce API budget reached its reserve; writes stopped"
+    return None
+
+
+def _log_finished(report: CycleReport) -> None:
+    """The one canonical line per run."""
+    counts = report.counts
+    fields: dict[str, Any] = {
+        "run_id": report.run_id,
+        "source": report.source,
+        "status": report.status,
+        **{name: counts.get(name, 0) for name in SUMMARY_COUNTS},
+        "api_reads": report.calls.read,
+        "api_writes": report.calls.write,
+        "api_auth": report.calls.auth,
+        "duration_s": round(report.duration_seconds, 3),
+        "watermark_advanced": report.watermark_advanced,
+    }
+    if report.error:
+        fields["error"] = report.error
+    _log.info("sync_run_finished", **fields)
+
+
+#: The counts of the summary table and the canonical log line, in display order.
+SUMMARY_COUNTS = (
+    "accounts_read",
+    "accounts_planned",
+    "cases_opened",
+    "cases_updated",
+    "cases_closed",
+    "tasks_created",
+    "tasks_closed",
+    "invoices_upserted",
+    "skipped",
+    "dead_lettered",
+    "unmatched",
+    "quarantined",
+)
+
+
+__all__ = [
+    "CHUNK_CUSTOMERS",
+    "STOPPED_BUDGET",
+    "SUMMARY_COUNTS",
+    "CycleDeps",
+    "CycleReport",
+    "ProgressCallback",
+    "run_cycle",
+]
