@@ -313,10 +313,16 @@ class SqlSource:
         relations = self._relations(window, as_of)
         for start in range(0, len(customer_ids), self._chunk):
             chunk = list(customer_ids[start : start + self._chunk])
+            # The chunk is read whole and the connection returned before anything is yielded:
+            # the caller may take its time per customer (Salesforce calls) without holding a
+            # read transaction open on the accounting database.
             with self._translated(), self._engine.connect() as connection:
-                yield from self._read_chunk(
-                    connection, relations, chunk, window=window, as_of=as_of, full=full
+                records = list(
+                    self._read_chunk(
+                        connection, relations, chunk, window=window, as_of=as_of, full=full
+                    )
                 )
+            yield from records
 
     def _read_chunk(
         self,
@@ -470,14 +476,14 @@ class SqlSource:
         qualified = f"{self._layout.db_schema}.{name}" if self._layout.db_schema else name
         if qualified in self._metadata.tables:
             return self._metadata.tables[qualified]
-        try:
-            with self._translated():
+        with self._translated():
+            try:
                 return Table(name, self._metadata, autoload_with=self._engine)
-        except NoSuchTableError:
-            raise ConfigError(
-                f"source.sql: the accounting database has no table {qualified!r}; "
-                "fix the table name in the source layout"
-            ) from None
+            except NoSuchTableError:
+                raise ConfigError(
+                    f"source.sql: the accounting database has no table {qualified!r}; "
+                    "fix the table name in the source layout"
+                ) from None
 
     # --- notes ----------------------------------------------------------------------------------
 
