@@ -27,7 +27,7 @@ import json
 import os
 import warnings
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -234,6 +234,14 @@ class AgingFileSource:
     def _read_lines(self) -> tuple[dict[str, _Line], tuple[SkippedRow, ...]]:
         """Every row keyed by (customer, invoice); rows with no customer are orphans."""
         header, rows = self._read_table()
+        try:
+            return self._parse_lines(header, rows)
+        finally:
+            rows.close()  # closes the file or workbook even when the header is refused
+
+    def _parse_lines(
+        self, header: list[str], rows: Iterator[list[object]]
+    ) -> tuple[dict[str, _Line], tuple[SkippedRow, ...]]:
         columns = self._resolve_columns(header)
         lines: dict[str, _Line] = {}
         orphans: list[SkippedRow] = []
@@ -320,7 +328,7 @@ class AgingFileSource:
             )
         return found
 
-    def _read_table(self) -> tuple[list[str], Iterator[list[object]]]:
+    def _read_table(self) -> tuple[list[str], Generator[list[object]]]:
         path = self._export_path()
         if path.suffix.lower() == ".xlsx":
             rows = _read_xlsx(path, self._layout.sheet)
@@ -329,6 +337,7 @@ class AgingFileSource:
         for first in rows:
             if any(text_of(cell) for cell in first):
                 return [text_of(cell) for cell in first], rows
+        rows.close()
         raise ConfigError(f"source.csv: {path} is empty; export the aging report again")
 
     def _export_path(self) -> Path:
@@ -349,8 +358,11 @@ class AgingFileSource:
     def _load_snapshot(self) -> dict[str, list[Any]] | None:
         if not self._snapshot.exists():
             return None
-        data = json.loads(self._snapshot.read_text(encoding="utf-8"))
-        rows = data.get("rows")
+        try:
+            data = json.loads(self._snapshot.read_text(encoding="utf-8"))
+        except ValueError:
+            return None  # unreadable: every row counts as changed, which loses nothing
+        rows = data.get("rows") if isinstance(data, dict) else None
         return rows if isinstance(rows, dict) else None
 
     def _write_pending(self, lines: Mapping[str, _Line]) -> str:
@@ -411,12 +423,12 @@ def _due_between(values: Mapping[str, object], first: date | None, last: date) -
     return (first is None or first <= due) and due <= last
 
 
-def _read_csv(path: Path, delimiter: str, encoding: str) -> Iterator[list[object]]:
+def _read_csv(path: Path, delimiter: str, encoding: str) -> Generator[list[object]]:
     with path.open(encoding=encoding, newline="") as handle:
         yield from csv.reader(handle, delimiter=delimiter)
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> Iterator[list[object]]:
+def _read_xlsx(path: Path, sheet: str | None) -> Generator[list[object]]:
     """Rows of the worksheet, streamed (read-only mode); the workbook is closed at the end."""
     # openpyxl ships no type hints (and types-openpyxl is not a dependency).
     from openpyxl import load_workbook  # type: ignore[import-untyped]  # noqa: PLC0415

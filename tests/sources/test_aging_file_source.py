@@ -248,3 +248,23 @@ def test_notes_are_appended_to_the_outcomes_export(aging: AgingFileSource) -> No
         ["2026-03-17T10:30:00+00:00", "C2", "", 'Left voicemail, "call back"'],
     ]
     assert aging.supports_notes
+
+
+def test_an_unreadable_snapshot_makes_every_row_count_as_changed(
+    aging: AgingFileSource, tmp_path: Path
+) -> None:
+    first = read_and_commit(aging, None, DAY0)
+    (tmp_path / "var" / "sap.aging-snapshot.json").write_text("{truncated", encoding="utf-8")
+
+    again = customers(aging.read_changes(first.watermark, DAY0, OVERLAP))
+
+    assert sorted(again) == ["C1", "C2", "C3"]
+
+
+def test_an_empty_export_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "aging.csv"
+    path.write_text("\n\n", encoding="utf-8")
+    source = AgingFileSource("sap", path, AgingFileLayout(), state_dir=tmp_path)
+
+    with pytest.raises(ConfigError, match=r"aging.csv is empty; export the aging report again"):
+        source.read_changes(None, DAY0, OVERLAP)
