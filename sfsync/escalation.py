@@ -72,6 +72,8 @@ from sfsync.domain import (
 
 #: ``Escalation_Reason__c`` is a 255-character text field.
 REASON_MAX_LENGTH = 255
+#: A Task ``Subject`` holds at most 255 characters.
+TASK_SUBJECT_MAX_LENGTH = 255
 #: A Chatter ``FeedItem.Body`` holds at most 10,000 characters.
 FEED_BODY_MAX_LENGTH = 10_000
 ELLIPSIS = "…"
@@ -287,7 +289,9 @@ class EscalationLevel(BaseModel):
     status: str = Field(default="Escalated", min_length=1, max_length=255)
     assign_to: AssigneeField = Assignee("manager")
     fallback: AssigneeField = Assignee("queue", "Collections_Managers")
-    task_subject: str = Field(default=DEFAULT_TASK_SUBJECT, min_length=1, max_length=255)
+    task_subject: str = Field(
+        default=DEFAULT_TASK_SUBJECT, min_length=1, max_length=TASK_SUBJECT_MAX_LENGTH
+    )
     task_priority: Priority = Priority.HIGH
     chatter: str = Field(default=DEFAULT_CHATTER, min_length=1, max_length=FEED_BODY_MAX_LENGTH)
 
@@ -587,7 +591,8 @@ class OpenCaseFacts:
 
     ``case_key`` is the Case's ``Collections_Key__c``. ``manager_id``/``manager_name`` are the
     owner's manager (``None`` when the owner is a queue or has none). ``created`` is the Case's
-    ``CreatedDate`` (aware).
+    ``CreatedDate`` (aware). ``status`` is the Case's current Status, for the orchestrator's
+    log; the escalation sets the level's status whatever it is.
     """
 
     case_key: str
@@ -812,7 +817,7 @@ def _escalate(
     case = EscalatedCaseValues(level.status, sentence, reassign_to=reassign)
     local_today = now.astimezone(region.zone if region is not None else UTC).date()
     task = EscalationTask(
-        truncate_text(level.task_subject.format(**fields), 255),
+        truncate_text(level.task_subject.format(**fields), TASK_SUBJECT_MAX_LENGTH),
         level.task_priority,
         task_owner,
         local_today,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from sfsync.domain import Priority
 from sfsync.escalation import Assignee, EscalationLevel, EscalationPolicy, Region
 from tests.escalation.factories import GB_REGION, LADDER, US_REGION
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "escalation.md"
 
 
 def _errors(data: dict[str, Any]) -> list[str]:
@@ -169,3 +173,17 @@ def test_the_example_ladder_routes_legal_to_its_queue() -> None:
     assert legal.assign_to == Assignee("queue", "Legal_Collections")
     assert legal.status == "Escalated - Legal"
     assert Region.model_validate(GB_REGION).subdivision == "ENG"
+
+
+def test_the_documented_example_is_a_valid_policy() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    policy = EscalationPolicy.model_validate(yaml.safe_load(block)["escalation"])
+
+    assert [(level.name, level.mode) for level in policy.levels] == [
+        ("manager", "calendar"),
+        ("legal", "business"),
+    ]
+    assert policy.regions["us"].subdivision == "NY"
+    assert not policy.regions["us"].is_working_day(date(2026, 12, 24))
