@@ -259,6 +259,123 @@ def plan(ctx: typer.Context, config: ConfigOption = None) -> None:
     raise typer.Exit(run_plan(settings, path, _gateway_factory(settings), SystemClock()))
 
 
+# --- sync: run, dead letters (sfsync.sync, sfsync.runner, sfsync.deadletters) -------------------
+
+dlq_app = typer.Typer(
+    help="Sync errors: refused writes and quarantined rows; replay them.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+    interval: Annotated[
+        int | None,
+        typer.Option(
+            "--interval", min=1, help="Seconds between cycles (default: sync.interval_seconds)."
+        ),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-plan every open customer, not only the changed ones.")
+    ] = False,
+) -> None:
+    """Sync the accounting source into Salesforce: once, or every N seconds until stopped."""
+    from sfsync.runner import StopFlag, open_cycle, run_loop  # noqa: PLC0415 - heavy, on demand
+    from sfsync.settings import resolve_config_path  # noqa: PLC0415
+    from sfsync.syncview import print_report, progress_reporter  # noqa: PLC0415
+
+    settings = load_command_settings(ctx, config)
+    from sfsync.clock import SystemClock  # noqa: PLC0415
+
+    clock = SystemClock()
+    with open_cycle(
+        settings, resolve_config_path(config), clock, _gateway_factory(settings)
+    ) as deps:
+        if once:
+            from sfsync.sync import run_cycle  # noqa: PLC0415
+
+            with progress_reporter() as on_progress:
+                report = run_cycle(deps, full=full, on_progress=on_progress)
+            print_report(report)
+            raise typer.Exit(0 if report.status == "succeeded" else 1)
+        stop = StopFlag()
+        stop.install()
+        run_loop(
+            deps,
+            interval=interval or settings.sync.interval_seconds,
+            stop=stop,
+            on_report=print_report,
+            on_error=lambda error: typer.echo(
+                f"cycle failed: {redact_value(str(error))}", err=True
+            ),
+        )
+
+
+@dlq_app.command("list")
+def dlq_list(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    resolved: Annotated[
+        bool, typer.Option("--resolved", help="Include dead letters already resolved.")
+    ] = False,
+) -> None:
+    """List refused writes (object, key, Salesforce code and message, attempts) and bad rows."""
+    from sfsync.deadletters import list_errors  # noqa: PLC0415 - heavy, on demand
+    from sfsync.store.db import create_engine_from_url, create_session_factory  # noqa: PLC0415
+    from sfsync.syncview import print_errors  # noqa: PLC0415
+
+    settings = load_command_settings(ctx, config)
+    engine = create_engine_from_url(settings.store.url)
+    try:
+        errors = list_errors(create_session_factory(engine), include_resolved=resolved)
+    finally:
+        engine.dispose()
+    print_errors(errors)
+
+
+@dlq_app.command("retry")
+def dlq_retry(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    ids: Annotated[
+        list[int] | None, typer.Option("--id", help="Dead letter id to replay (repeatable).")
+    ] = None,
+    replay_all: Annotated[
+        bool, typer.Option("--all", help="Replay every open dead letter.")
+    ] = False,
+) -> None:
+    """Re-send refused writes; each success resolves its dead letter."""
+    from sfsync.clock import SystemClock  # noqa: PLC0415 - heavy, on demand
+    from sfsync.deadletters import retry_dead_letters  # noqa: PLC0415
+    from sfsync.store.db import create_engine_from_url, create_session_factory  # noqa: PLC0415
+
+    if not ids and not replay_all:
+        typer.echo("name dead letters with --id N (see sfsync dlq list) or pass --all", err=True)
+        raise typer.Exit(2)
+    settings = load_command_settings(ctx, config)
+    engine = create_engine_from_url(settings.store.url)
+    try:
+        with _gateway_factory(settings)() as gateway:
+            result = retry_dead_letters(
+                gateway,
+                create_session_factory(engine),
+                SystemClock(),
+                ids=None if replay_all else ids,
+            )
+    finally:
+        engine.dispose()
+    typer.echo(f"resolved {len(result.resolved)}, still failing {len(result.failed)}")
+    for letter_id, message in result.failed:
+        typer.echo(f"  #{letter_id}: {message}")
+    raise typer.Exit(1 if result.failed else 0)
+
+
+# --- end of sync block ---------------------------------------------------------------------------
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
