@@ -216,9 +216,13 @@ def compile_mappings(
 
 
 def compile_with_problems(
-    loaded: LoadedMappings, field_lengths: FieldLengths | None = None
+    loaded: LoadedMappings, field_lengths: FieldLengths | None = None, *, offline: bool = False
 ) -> tuple[CompiledMappings, list[MappingProblem]]:
-    """Compile what can be compiled; fields with problems are left out of the result."""
+    """Compile what can be compiled; fields with problems are left out of the result.
+
+    ``offline`` checks the file alone (no describe): a bare ``truncate`` is accepted, since its
+    length is known only from the org. Such a result is for reporting, not for applying.
+    """
     spec = loaded.spec
     problems: list[MappingProblem] = []
     targets = {
@@ -233,6 +237,7 @@ def compile_with_problems(
             targets=targets,
             field_lengths=field_lengths,
             problems=problems,
+            require_length=field_lengths is None and not offline,
         )
         for name in WRITTEN_OBJECTS
     }
@@ -250,6 +255,7 @@ def _compile_object(
     targets: Mapping[str, LookupTarget],
     field_lengths: FieldLengths | None,
     problems: list[MappingProblem],
+    require_length: bool,
 ) -> CompiledObject:
     namespace = Namespace(VALUE_TYPES[name])
     lengths = (field_lengths or {}).get(section.sobject.lower(), {})
@@ -265,7 +271,8 @@ def _compile_object(
                     spec=field_spec,
                     namespace=namespace,
                     targets=targets,
-                    length=lengths.get(target.lower()) if field_lengths is not None else None,
+                    length=lengths.get(target.lower()),
+                    require_length=require_length,
                 )
             )
         except _FieldError as error:
@@ -293,6 +300,7 @@ def _compile_field(
     namespace: Namespace,
     targets: Mapping[str, LookupTarget],
     length: int | None,
+    require_length: bool,
 ) -> CompiledField:
     base = (name, "fields", target)
     read, shape = _origin(spec, namespace, base)
@@ -303,6 +311,7 @@ def _compile_field(
         names=namespace.plain_names(),
         account=targets["account"],
         case=targets["case"],
+        require_length=require_length,
     )
     steps: list[Transform] = []
     for index, item in enumerate(spec.transforms):

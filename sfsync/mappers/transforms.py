@@ -104,6 +104,10 @@ class TransformContext:
     names: Mapping[str, Getter]
     account: LookupTarget
     case: LookupTarget
+    #: A bare ``truncate`` must know the length (compiling for use without describe). When
+    #: False and the length is unknown, it cuts nothing: an offline check, or a field that
+    #: describe does not have (reported by validation instead).
+    require_length: bool = True
 
 
 @dataclass(frozen=True)
@@ -169,8 +173,9 @@ def _format_date(args: object, _ctx: TransformContext) -> Transform:
 
 
 def _truncate(args: object, ctx: TransformContext) -> Transform:
+    length: int | None
     if args is None:
-        if ctx.length is None:
+        if ctx.length is None and ctx.require_length:
             raise TransformError(
                 f"truncate without a length needs the org's describe of {ctx.sobject}.{ctx.target}",
                 "run with the org reachable (sfsync mappings check), or write {truncate: N}",
@@ -189,7 +194,7 @@ def _truncate(args: object, ctx: TransformContext) -> Transform:
 
     def reshape(shape: Shape) -> Shape:
         values = shape.values
-        if values is not None:
+        if values is not None and length is not None:
             values = frozenset(str(item)[:length] for item in values)
         return replace(shape, values=values, truncated=True)
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sfsync.mappers.compile import CompiledField, CompiledObject, compile_with_problems
-from sfsync.mappers.spec import LoadedMappings, MappingProblem, ObjectName
+from sfsync.mappers.spec import LoadedMappings, MappingProblem, ObjectName, read_mappings
 from sfsync.mappers.transforms import ValueKind
 
 #: A ``describe`` reply for one object.
@@ -93,6 +94,15 @@ class _Org:
 
 def _fields_of(describe: Describe) -> dict[str, Mapping[str, Any]]:
     return {str(field["name"]).lower(): field for field in describe.get("fields", ())}
+
+
+def check_mappings_offline(path: Path) -> list[MappingProblem]:
+    """Every problem of the mappings file that needs no org: syntax, structure, sources,
+    transforms and their arguments (what ``sfsync config check`` can report offline)."""
+    loaded, problems = read_mappings(path)
+    if loaded is None or problems:
+        return problems
+    return compile_with_problems(loaded, offline=True)[1]
 
 
 def validate_mappings(
@@ -359,4 +369,11 @@ def _picklist_fix(value: str, allowed: list[str], where: str) -> str:
     return f"use one of {', '.join(allowed)}, or add {value!r} to {where} in Setup"
 
 
-__all__ = ["COMPATIBLE_TYPES", "OPERATIONS", "Describe", "field_lengths", "validate_mappings"]
+__all__ = [
+    "COMPATIBLE_TYPES",
+    "OPERATIONS",
+    "Describe",
+    "check_mappings_offline",
+    "field_lengths",
+    "validate_mappings",
+]

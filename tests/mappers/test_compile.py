@@ -32,8 +32,9 @@ from sfsync.mappers.compile import (
     compile_with_problems,
 )
 from sfsync.mappers.spec import LoadedMappings, load_mappings, read_mappings
+from sfsync.mappers.validate import check_mappings_offline
 from sfsync.settings import InvalidConfigError
-from tests.mappers.conftest import WriteMappings
+from tests.mappers.conftest import SHIPPED_MAPPINGS, WriteMappings
 
 ACCOUNT = AccountKey("erp", "C-1", "USD")
 LENGTHS = {
@@ -283,4 +284,17 @@ def test_a_value_of_the_wrong_shape_is_one_problem_not_one_per_accepted_type(
     assert [(problem.line, problem.key, problem.message) for problem in problems] == [
         (5, "case.Origin", "const must be a single value: text, a number, true/false or a date"),
         (6, "case.Subject", "a transform is a name or a one-key table"),
+    ]
+
+
+def test_the_offline_check_accepts_bare_truncate_and_reports_the_rest(
+    write_mappings: WriteMappings,
+) -> None:
+    assert check_mappings_offline(SHIPPED_MAPPINGS) == []
+    path = write_mappings(
+        case_fields("Subject: {source: subject, transforms: [truncate, lowercase]}")
+    )
+    problems = check_mappings_offline(path)
+    assert [(problem.line, problem.message) for problem in problems] == [
+        (5, "unknown transform 'lowercase'")
     ]

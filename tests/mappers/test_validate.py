@@ -204,3 +204,23 @@ def test_free_text_into_a_restricted_picklist_and_dates_into_text_get_their_fixe
             "add format_date to write the date as text",
         ),
     ]
+
+
+def test_truncate_on_a_field_the_org_lacks_is_reported_once_as_the_missing_field(
+    write_mappings: WriteMappings, describes: Describes
+) -> None:
+    path = write_mappings(
+        """
+        case:
+          sobject: Case
+          external_id: Collections_Key__c
+          fields: {Escalation_Reasn__c: {source: subject, transforms: [truncate]}}
+        task: {sobject: Task, external_id: Collections_Key__c}
+        invoice: {sobject: AR_Invoice__c, external_id: Invoice_Key__c}
+        """
+    )
+    problems = validate_mappings(load_mappings(path), describes)
+
+    assert [(problem.message, problem.fix) for problem in problems] == [
+        ("Case has no field Escalation_Reasn__c", "did you mean Escalation_Reason__c?")
+    ]
