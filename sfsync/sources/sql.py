@@ -505,8 +505,8 @@ class SqlSource:
         """Driver errors into the error tree: unreachable database retries, the rest is config."""
         try:
             yield
-        except (OperationalError, DBAPIError) as error:
-            if isinstance(error, OperationalError) or error.connection_invalidated:
+        except DBAPIError as error:
+            if self._is_transient(error):
                 raise RetryableError(
                     f"source {self._name}: the accounting database is unreachable "
                     f"({type(error.orig).__name__})"
@@ -514,6 +514,25 @@ class SqlSource:
             raise self._refused(error) from error
         except SQLAlchemyError as error:
             raise self._refused(error) from error
+
+    def _is_transient(self, error: DBAPIError) -> bool:
+        """Connection lost or refused, or a busy SQLite file: the same read may work later.
+
+        sqlite3 also reports "no such table" and syntax errors as OperationalError; those are
+        the layout's fault, not the network's.
+        """
+        if error.connection_invalidated:
+            return True
+        if not isinstance(error, OperationalError):
+            return False
+        if self._engine.dialect.name == "sqlite":
+            text_of_error = str(error.orig).lower()
+            return (
+                "locked" in text_of_error
+                or "busy" in text_of_error
+                or "unable to open" in text_of_error
+            )
+        return True
 
     def _refused(self, error: SQLAlchemyError) -> ConfigError:
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__

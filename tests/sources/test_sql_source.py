@@ -10,9 +10,10 @@ from sqlalchemy import select, text
 
 from sfsync.clock import FixedClock
 from sfsync.domain import InvoiceStatus, PaymentKind
-from sfsync.errors import ConfigError
+from sfsync.errors import ConfigError, RetryableError
 from sfsync.sources.base import CustomerRecords, SourceBatch, Watermark
-from sfsync.sources.sql import InvoiceColumns, SqlLayout, SqlSource
+from sfsync.sources.sql import InvoiceColumns, SqlLayout, SqlSource, create_source_engine
+from tests.fixtures.services import free_port
 from tests.sources.conftest import DAY0, T0, Accounting, naive, notes
 
 OVERLAP = timedelta(minutes=10)
@@ -303,3 +304,24 @@ def test_mapped_columns_are_checked_against_the_table(
         wrong_column.read_changes(None, DAY0, OVERLAP)
     with pytest.raises(ConfigError, match=r"no table 'ar_invoices'"):
         wrong_table.read_changes(None, DAY0, OVERLAP)
+
+
+def test_an_unreachable_database_is_retryable(clock: FixedClock) -> None:
+    engine = create_source_engine(f"postgresql://sfsync@127.0.0.1:{free_port()}/ledger")
+    sql = SqlSource("erp", engine, SqlLayout(), clock)
+    try:
+        with pytest.raises(
+            RetryableError, match=r"source erp: the accounting database is unreachable"
+        ):
+            sql.read_changes(None, DAY0, OVERLAP)
+    finally:
+        engine.dispose()
+
+
+def test_a_statement_the_database_refuses_is_a_config_error(
+    accounting: Accounting, clock: FixedClock
+) -> None:
+    sql = source(accounting, clock, invoices_query="SELECT id, customer_id FROM no_such_table")
+
+    with pytest.raises(ConfigError, match=r"refused sfsync's statement .*check the source layout"):
+        sql.read_changes(None, DAY0, OVERLAP)
