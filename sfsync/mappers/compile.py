@@ -19,6 +19,7 @@ the lookup as it is" (an invoice whose Case is not planned keeps its old link).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import operator
 import types
 from collections.abc import Callable, Mapping
@@ -424,8 +425,6 @@ class Namespace:
 
     @staticmethod
     def _fix(part: str, known: Mapping[str, object] | frozenset[str], prefix: str = "") -> str:
-        import difflib  # noqa: PLC0415 - only on the error path
-
         options = sorted(known)
         close = difflib.get_close_matches(part, options, n=1)
         dotted = [f"{prefix}.{option}" if prefix else option for option in options]
