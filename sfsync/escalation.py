@@ -655,18 +655,25 @@ class EscalationTask:
 
 @dataclass(frozen=True, slots=True)
 class EscalationAlert:
-    """The fields alert notifiers (e-mail, Slack, Teams) render."""
+    """The fields alert notifiers render, named as :class:`sfsync.alerts.model.StaleCaseAlert`.
 
-    level: str
+    The orchestrator adds what only the org knows (``case_url``, the owner's username, a queue
+    owning the Case) and builds the alert from these fields; ``threshold`` is the level name.
+    ``last_contact`` is when a contact attempt was last logged (``None``: never).
+    """
+
     case_id: str
     case_number: str
-    account: str
+    account_name: str
     currency: str
-    amount: Decimal
+    past_due_amount: Decimal
     age_days: int
-    age_unit: str
-    owner: str
+    age_mode: Mode
+    owner_id: str
+    owner_name: str
+    owner_active: bool
     reason: str
+    threshold: str
     last_contact: datetime | None
 
 
@@ -824,16 +831,18 @@ def _escalate(
     )
     feed_body = truncate_text(level.chatter.format(**fields), FEED_BODY_MAX_LENGTH)
     alert = EscalationAlert(
-        level=level.name,
         case_id=facts.case_id,
         case_number=facts.case_number,
-        account=facts.account_name,
+        account_name=facts.account_name,
         currency=facts.currency,
-        amount=facts.past_due,
+        past_due_amount=facts.past_due,
         age_days=age.days,
-        age_unit=age.unit,
-        owner=facts.owner_name,
+        age_mode=age.mode,
+        owner_id=facts.owner_id,
+        owner_name=facts.owner_name,
+        owner_active=facts.owner_active,
         reason=sentence,
+        threshold=level.name,
         last_contact=facts.ledger.last_contact,
     )
     key = escalation_key(facts.case_key, level.name)

@@ -53,16 +53,18 @@ def test_a_case_past_fourteen_days_escalates_to_the_owners_manager() -> None:
         "Why: no contact logged."
     )
     assert item.alert == EscalationAlert(
-        level="manager",
         case_id="500000000000001AAA",
         case_number="00001001",
-        account="Acme Ltd",
+        account_name="Acme Ltd",
         currency="USD",
-        amount=Decimal("12340.00"),
+        past_due_amount=Decimal("12340.00"),
         age_days=20,
-        age_unit="calendar days",
-        owner="Pat Lee",
+        age_mode="calendar",
+        owner_id="005000000000001AAA",
+        owner_name="Pat Lee",
+        owner_active=True,
         reason="Open 20 calendar days: no contact logged.",
+        threshold="manager",
         last_contact=None,
     )
     assert item.done_keys == (MANAGER_KEY,)
@@ -154,6 +156,7 @@ def test_an_owner_who_left_is_still_escalated_and_routed_to_the_fallback() -> No
     assert item.case.reassign_to == fallback
     assert item.task.owner == fallback
     assert (item.owner_inactive, item.routed_to_fallback) == (True, True)
+    assert not item.alert.owner_active
 
 
 def test_an_owner_without_a_manager_sends_the_task_to_the_fallback_user() -> None:
