@@ -1,0 +1,298 @@
+"""Real servers for the alert tests: an SMTP server (aiosmtpd, STARTTLS + AUTH) and an HTTPS
+server that captures webhook posts, both on 127.0.0.1 with certificates from the local org's CA;
+and a migrated state store (SQLite, and PostgreSQL for the repository tests).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import shutil
+import ssl
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from sfsync.alerts.model import StaleCaseAlert
+from sfsync.clock import FixedClock, SystemClock
+from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
+from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from tests.fixtures.services import free_port
+
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+SMTP_USER = "alerts@example.com"
+SMTP_PASSWORD = "s3cret-smtp-pass"
+SENDER = "ar-alerts@example.com"
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+def make_alert(number: int = 1, **overrides: Any) -> StaleCaseAlert:
+    """A stale Case alert with readable defaults; ``number`` varies ids and names."""
+    values: dict[str, Any] = {
+        "case_id": f"500000000000{number:03d}AAA",
+        "case_number": f"{1000 + number:08d}",
+        "case_url": f"https://acme.my.salesforce.com/lightning/r/Case/500000000000{number:03d}AAA/view",
+        "account_name": f"Customer {number} Ltd",
+        "currency": "USD",
+        "past_due_amount": Decimal("12340.50") * number,
+        "age_days": 14 + number,
+        "age_mode": "calendar",
+        "owner_id": "005000000000001AAA",
+        "owner_name": "Rita Rep",
+        "owner_username": "rita@example.com",
+        "reason": "no contact made",
+        "threshold": "14d",
+    }
+    values.update(overrides)
+    return StaleCaseAlert(**values)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+# --- certificates ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> OrgCertificates:
+    """A CA and a 127.0.0.1 server certificate (made for the real time: TLS checks it)."""
+    return ensure_certificates(tmp_path_factory.mktemp("alert-certs"), SystemClock().now())
+
+
+def _server_context(certs: OrgCertificates) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certs.server_cert, certs.server_key)
+    return context
+
+
+# --- SMTP --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReceivedMail:
+    """One message the SMTP server accepted, with how the session got there."""
+
+    envelope_from: str
+    envelope_to: list[str]
+    message: EmailMessage
+    tls: bool
+    login: str | None
+
+
+@dataclass
+class SmtpCapture:
+    """What the test SMTP server received."""
+
+    host: str
+    port: int
+    messages: list[ReceivedMail] = field(default_factory=list)
+    failed_logins: list[str] = field(default_factory=list)
+
+
+class _Handler:
+    def __init__(self, capture: SmtpCapture) -> None:
+        self._capture = capture
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self,
+        server: SMTP,  # noqa: ARG002 - aiosmtpd's hook signature
+        session: Session,
+        envelope: Envelope,
+    ) -> str:
+        content = envelope.original_content or b""
+        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        login = session.auth_data.decode() if isinstance(session.auth_data, bytes) else None
+        self._capture.messages.append(
+            ReceivedMail(
+                envelope_from=envelope.mail_from or "",
+                envelope_to=list(envelope.rcpt_tos),
+                message=parsed,
+                tls=session.ssl is not None,
+                login=login,
+            )
+        )
+        return "250 Message accepted for delivery"
+
+
+def _authenticator(capture: SmtpCapture) -> Callable[..., AuthResult]:
+    def authenticate(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        assert isinstance(auth_data, LoginPassword)
+        if auth_data.login.decode() == SMTP_USER and auth_data.password.decode() == SMTP_PASSWORD:
+            return AuthResult(success=True, auth_data=auth_data.login)
+        capture.failed_logins.append(auth_data.login.decode())
+        return AuthResult(success=False, handled=False)
+
+    return authenticate
+
+
+@pytest.fixture
+def smtp_server(certs: OrgCertificates) -> Iterator[SmtpCapture]:
+    """A real SMTP server: STARTTLS required, AUTH required (only over TLS)."""
+    capture = SmtpCapture("127.0.0.1", free_port())
+    controller = Controller(
+        _Handler(capture),
+        hostname=capture.host,
+        port=capture.port,
+        tls_context=_server_context(certs),
+        require_starttls=True,
+        authenticator=_authenticator(capture),
+        auth_required=True,
+        auth_require_tls=True,
+        ready_timeout=10.0,
+    )
+    controller.start()
+    try:
+        yield capture
+    finally:
+        controller.stop()
+
+
+# --- HTTPS webhook capture ---------------------------------------------------------------------
+
+
+@dataclass
+class CapturedRequest:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class WebhookCapture:
+    """A webhook endpoint: records every POST and answers with the queued statuses (then 200)."""
+
+    base_url: str
+    requests: list[CapturedRequest] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str) -> SecretStr:
+        return SecretStr(f"{self.base_url}{path}")
+
+
+def _webhook_handler(capture: WebhookCapture) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length))
+            with capture.lock:
+                capture.requests.append(CapturedRequest(self.path, dict(self.headers), body))
+                status = capture.statuses.pop(0) if capture.statuses else 200
+            reply = b"ok" if status == 200 else b"invalid_payload"
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the test asserts on captured requests, not on access logs."""
+
+    return Handler
+
+
+@pytest.fixture
+def webhook_server(certs: OrgCertificates) -> Iterator[WebhookCapture]:
+    """An HTTPS server on 127.0.0.1 whose certificate is signed by the test CA."""
+    capture = WebhookCapture("")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _webhook_handler(capture))
+    capture.base_url = f"https://127.0.0.1:{server.server_address[1]}"
+    server.socket = _server_context(certs).wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield capture
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+# --- store -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def alerts_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("alerts-store") / "template.db"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+def _postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    server_url: str = request.getfixturevalue("postgres_url")
+    parsed = make_url(server_url)
+    admin = f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres"
+    name = f"alerts_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+        try:
+            url = parsed.set(database=name).render_as_string(hide_password=False)
+            upgrade_database(url)
+            yield url
+        finally:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
+def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated store on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("alerts_sqlite_template")
+        shutil.copyfile(template, tmp_path / "store.db")
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    yield from _postgres_database(request)
+
+
+@pytest.fixture
+def sqlite_store_url(alerts_sqlite_template: Path, tmp_path: Path) -> str:
+    shutil.copyfile(alerts_sqlite_template, tmp_path / "store.db")
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def _sessions_for(url: str) -> Iterator[sessionmaker[DbSession]]:
+    engine = create_engine_from_url(url)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sessions(sqlite_store_url: str) -> Iterator[sessionmaker[DbSession]]:
+    """Session factory on a migrated SQLite store (what the dispatcher is given)."""
+    yield from _sessions_for(sqlite_store_url)
+
+
+@pytest.fixture
+def any_sessions(any_store_url: str) -> Iterator[sessionmaker[DbSession]]:
+    """Session factory on a migrated store of each dialect."""
+    yield from _sessions_for(any_store_url)
