@@ -325,3 +325,94 @@ def test_a_statement_the_database_refuses_is_a_config_error(
 
     with pytest.raises(ConfigError, match=r"refused sfsync's statement .*check the source layout"):
         sql.read_changes(None, DAY0, OVERLAP)
+
+
+def test_the_admins_own_tables_and_codes_are_read_through_the_column_map(
+    accounting: Accounting, clock: FixedClock
+) -> None:
+    with accounting.engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE ar_open_items (doc_no VARCHAR(20), kunnr VARCHAR(20), "
+                "waers VARCHAR(3), dmbtr NUMERIC(14, 2), offen NUMERIC(14, 2), bldat DATE, "
+                "faedt DATE, stat VARCHAR(2), changed_on TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TABLE ar_receipts (belnr VARCHAR(20), kunnr VARCHAR(20), "
+                "waers VARCHAR(3), betrag NUMERIC(14, 2), budat DATE, art VARCHAR(2))"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO ar_open_items VALUES "
+                "('9001', '100200', 'EUR', 800.00, 300.00, '2026-01-05', '2026-02-04', 'OF', "
+                "'2026-03-10 12:00:00'), "
+                "('9002', '100200', 'EUR', 50.00, 0, '2026-01-05', '2026-02-04', 'AU', "
+                "'2026-03-10 12:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO ar_receipts VALUES ('R1', '100200', 'EUR', 40.00, '2026-03-01', 'GS')"
+            )
+        )
+    sql = source(
+        accounting,
+        clock,
+        invoices_table="ar_open_items",
+        invoice_columns={
+            "id": "doc_no",
+            "customer_id": "kunnr",
+            "number": None,
+            "currency": "waers",
+            "amount": "dmbtr",
+            "balance": "offen",
+            "issue_date": "bldat",
+            "due_date": "faedt",
+            "status": "stat",
+            "disputed": None,
+            "dispute_reason": None,
+            "updated_at": "changed_on",
+        },
+        customers_table=None,
+        payments_table="ar_receipts",
+        payment_columns={
+            "id": "belnr",
+            "customer_id": "kunnr",
+            "currency": "waers",
+            "amount": "betrag",
+            "received_on": "budat",
+            "kind": "art",
+            "applied_to": None,
+            "updated_at": None,
+        },
+        status_values={"OF": "open", "AU": "paid"},
+        kind_values={"GS": "credit", "ZE": "payment"},
+    )
+
+    [record] = sql.read_changes(None, DAY0, OVERLAP).customers
+
+    assert (record.customer.id, record.customer.name) == ("100200", "100200")
+    [invoice] = record.invoices  # 9002 is paid (AU): not read on a first read
+    assert (invoice.id, invoice.number, invoice.balance) == ("9001", "9001", Decimal(300))
+    [credit] = record.payments
+    assert (credit.kind, credit.amount, credit.applied_to) == (PaymentKind.CREDIT, 40, None)
+
+
+def test_a_query_returning_an_invoice_twice_keeps_the_first_row(
+    accounting: Accounting, clock: FixedClock
+) -> None:
+    accounting.customer("C1")
+    accounting.invoice("I1", "C1", balance="400")
+    query = "SELECT * FROM invoices UNION ALL SELECT * FROM invoices"
+    sql = source(accounting, clock, invoices_query=query)
+
+    [record] = sql.read_changes(None, DAY0, OVERLAP).customers
+
+    assert [(i.id, i.balance) for i in record.invoices] == [("I1", Decimal(400))]
+    [duplicate] = record.skipped
+    assert duplicate.reason == (
+        "invoice INV-I1: appears twice in the source; the first row was used"
+    )
