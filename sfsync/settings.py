@@ -68,6 +68,13 @@ CREDENTIAL_URL_KEYS: frozenset[tuple[str, ...]] = frozenset(
 
 _log = get_logger(__name__)
 
+#: Top-level sections that live in another file; naming it beats "unknown key".
+MOVED_SECTIONS: dict[str, tuple[str, str]] = {
+    "escalation": ("policy.yaml", "docs/escalation.md"),
+    "cadence": ("policy.yaml", "docs/planning.md"),
+    "promises": ("policy.yaml", "docs/planning.md"),
+}
+
 #: Hosts of the shared login endpoints, which the client-credentials flow refuses.
 _SHARED_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
@@ -323,13 +330,6 @@ class SyncSettings(_Section):
     writeback_overlap_seconds: int = Field(default=120, ge=0)
 
 
-class EscalationSettings(_Section):
-    """When an open collections Case counts as stale."""
-
-    threshold_days: int = Field(default=14, ge=1)
-    mode: Literal["calendar", "business"] = "calendar"
-
-
 class SmtpSettings(_Section):
     """Outgoing mail for manager alerts and digests; ``host`` unset means no e-mail."""
 
@@ -428,7 +428,6 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
-    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
@@ -946,6 +945,17 @@ def _describe(
     key = name(loc)
     if "fix" in ctx:
         return msg, str(ctx["fix"])
+    if (
+        kind == "extra_forbidden"
+        and model is Settings
+        and len(loc) == 1
+        and loc[0] in MOVED_SECTIONS
+    ):
+        file_name, doc = MOVED_SECTIONS[loc[0]]
+        return (
+            f"{loc[0]} settings live in {file_name}, not here",
+            f"move this section to the {loc[0]}: section of {file_name} (see {doc})",
+        )
     if kind == "extra_forbidden":
         parent = _model_at(model, loc[:-1])
         known = sorted(parent.model_fields) if parent is not None else []
@@ -1054,7 +1064,7 @@ def mappings_path_for(config_path: Path) -> Path:
 
 def _check_policy(path: Path, problems: list[ConfigProblem]) -> None:
     """Validate policy.yaml with the policy model, locating each error in the file."""
-    from sfsync.policy import Policy  # noqa: PLC0415 - only the check needs the policy model
+    from sfsync.policy import Policy  # noqa: PLC0415 - only the check needs it; avoids a cycle
 
     document = read_yaml_document(path, problems)
     if document is None:
@@ -1066,13 +1076,19 @@ def _check_policy(path: Path, problems: list[ConfigProblem]) -> None:
 
 
 def collect_config_problems(config: Path | None = None) -> list[ConfigProblem]:
-    """Every problem in sfsync.yaml (with its environment), policy.yaml and mappings.yaml."""
+    """Every problem in sfsync.yaml (with its environment), policy.yaml and mappings.yaml.
+
+    mappings.yaml is checked offline here (structure, sources, transforms); against the org's
+    describe by ``sfsync mappings check``.
+    """
     config_path = resolve_config_path(config)
     _, problems = _load(config_path)
     _check_policy(policy_path_for(config_path), problems)
     mappings = mappings_path_for(config_path)
     if mappings.exists():
-        read_yaml_document(mappings, problems)
+        from sfsync.mappers.validate import check_mappings_offline  # noqa: PLC0415 - see above
+
+        problems.extend(problem.as_config_problem() for problem in check_mappings_offline(mappings))
     return problems
 
 

@@ -65,13 +65,13 @@ def test_config_show_prints_effective_settings_with_secrets_masked(
 ) -> None:
     monkeypatch.setenv("SFSYNC_SALESFORCE__CLIENT_SECRET", "cs-0123456789")
     monkeypatch.setenv("SFSYNC_STORE__URL", "postgresql+psycopg://ar:db-pass-42@127.0.0.1/ar")
-    monkeypatch.setenv("SFSYNC_ESCALATION__THRESHOLD_DAYS", "21")
+    monkeypatch.setenv("SFSYNC_SYNC__OVERLAP_SECONDS", "900")
 
     result = runner.invoke(app, ["config", "show", "-c", str(config_dir / "sfsync.yaml")])
 
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
-    assert shown["escalation"]["threshold_days"] == 21
+    assert shown["sync"]["overlap_seconds"] == 900
     assert shown["salesforce"]["client_secret"] == REDACTED
     assert shown["store"]["url"] == "postgresql+psycopg://ar:[REDACTED]@127.0.0.1/ar"
     assert "cs-0123456789" not in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def test_problems_in_all_files_are_reported_together(
     policy_yaml = config_dir / "policy.yaml"
     replace_line(sfsync_yaml, "  batch_size: 200", "  batch_sise: 200")
     replace_line(policy_yaml, "min_balance:", "min_balanse:")
-    (config_dir / "mappings.yaml").write_text("Case:\n  Subject: [unclosed\n", encoding="utf-8")
+    (config_dir / "mappings.yaml").write_text("case:\n  sobject: [unclosed\n", encoding="utf-8")
 
     status = run_config_check(sfsync_yaml)
 
@@ -116,3 +117,17 @@ def test_a_scalar_where_a_list_belongs_says_so(config_dir: Path) -> None:
     steps = problems["cadence.steps"]
     assert (steps.line, steps.message) == (2, "expected a list")
     assert steps.fix == "write cadence.steps as a list, one '- ' line per item"
+
+
+def test_mappings_are_checked_offline(config_dir: Path, repo_config: Path) -> None:
+    mappings = config_dir / "mappings.yaml"
+    shutil.copy(repo_config / "mappings.yaml", mappings)
+    assert collect_config_problems(config_dir / "sfsync.yaml") == []
+    replace_line(mappings, "transforms: [round_money]", "transforms: [round_mony]")
+
+    problems = collect_config_problems(config_dir / "sfsync.yaml")
+
+    assert problems
+    assert all(problem.file == str(mappings) for problem in problems)
+    assert any("round_mony" in problem.message for problem in problems)
+    assert all(problem.line == line_number(mappings, "round_mony") for problem in problems)

@@ -57,17 +57,16 @@ def test_repository_config_loads_as_the_embedded_demo(repo_config: Path) -> None
     assert settings.salesforce.batch_size == 200
     assert settings.salesforce.api_reserve_fraction == pytest.approx(0.2)
     assert settings.salesforce.bulk_threshold == 2000
-    assert settings.escalation.threshold_days == 14
-    assert settings.escalation.mode == "calendar"
+    assert settings.sync.interval_seconds == 300
 
 
 def test_config_path_comes_from_sfsync_config_when_not_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write_config(tmp_path, "escalation:\n  threshold_days: 21\n")
+    path = write_config(tmp_path, "sync:\n  interval_seconds: 45\n")
     monkeypatch.setenv("SFSYNC_CONFIG", str(path))
 
-    assert load_settings().escalation.threshold_days == 21
+    assert load_settings().sync.interval_seconds == 45
 
 
 def test_environment_overrides_yaml_with_nested_names(
@@ -184,8 +183,8 @@ def test_every_problem_is_reported_at_once_with_lines_and_fixes(
             read: fast
         logging:
           level: verbose
-        escalaton:
-          threshold_days: 10
+        syncc:
+          interval_seconds: 10
         """,
     )
     monkeypatch.setenv("SFSYNC_SYNC__INTERVAL_SECONDS", "often")
@@ -196,7 +195,7 @@ def test_every_problem_is_reported_at_once_with_lines_and_fixes(
 
     unknown = problem_for(problems, "source.nmae")
     assert (unknown.line, unknown.message) == (4, "unknown key; did you mean source.name?")
-    assert problem_for(problems, "escalaton").fix == "rename it to escalation"
+    assert problem_for(problems, "syncc").fix == "rename it to sync"
     batch = problem_for(problems, "salesforce.batch_size")
     assert batch.line == 6
     assert batch.fix == "set salesforce.batch_size to a value less than or equal to 200"
@@ -356,3 +355,13 @@ def test_loaded_settings_cannot_be_changed(repo_config: Path) -> None:
 
     with pytest.raises(ValidationError, match="frozen"):
         settings.salesforce.batch_size = 10  # type: ignore[misc]
+
+
+def test_collections_rules_in_sfsync_yaml_point_at_policy_yaml(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "escalation:\n  threshold_days: 14\n")
+
+    (problem,) = problems_of(path)
+
+    assert (problem.key, problem.line) == ("escalation", 1)
+    assert problem.message == "escalation settings live in policy.yaml, not here"
+    assert "docs/escalation.md" in problem.fix
