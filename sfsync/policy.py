@@ -35,6 +35,7 @@ from sfsync.domain import (
     Promise,
     PromiseStatus,
 )
+from sfsync.escalation import EscalationPolicy
 
 #: Placeholders a Task subject may use, with sample values used to check format specs.
 TASK_SUBJECT_FIELDS: dict[str, object] = {
@@ -223,6 +224,7 @@ class Policy(BaseModel):
     cadence: CadencePolicy
     promises: PromisePolicy = PromisePolicy()
     case: CasePolicy = CasePolicy()
+    escalation: EscalationPolicy = EscalationPolicy()
 
 
 def judge_promise(

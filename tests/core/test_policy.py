@@ -59,7 +59,7 @@ def test_every_mistake_is_reported_at_once_with_its_place_and_fix() -> None:
             },
             "promises": {"grace_days": -2},
             "case": {"owner": "case_owner", "subject": "{customer.__class__}"},
-            "escalation": {},
+            "escalations": {},
         }
     )
 
@@ -75,7 +75,7 @@ def test_every_mistake_is_reported_at_once_with_its_place_and_fix() -> None:
     assert (
         "case.subject: Value error, subject placeholder {customer.__class__} is unknown" in joined
     )
-    assert "escalation: Extra inputs are not permitted" in joined
+    assert "escalations: Extra inputs are not permitted" in joined
 
 
 def test_step_names_must_be_unique_and_offsets_strictly_increasing() -> None:
