@@ -11,7 +11,7 @@ code that only needs the port does not load SQLAlchemy or openpyxl.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sfsync.errors import ConfigError
 from sfsync.sources.base import (
@@ -22,12 +22,11 @@ from sfsync.sources.base import (
     SourceBatch,
     Watermark,
 )
+from sfsync.sources.layouts import AgingFileLayout, SqlLayout
 
 if TYPE_CHECKING:
     from sfsync.clock import Clock
     from sfsync.settings import SourceSettings
-    from sfsync.sources.aging_file import AgingFileLayout
-    from sfsync.sources.sql import SqlLayout
 
 #: Where sources keep their own files (demo ledger, aging snapshots, outcomes export).
 DEFAULT_STATE_DIR = Path("var")
@@ -44,8 +43,9 @@ def build_source(
     """The source ``settings.kind`` names, called ``settings.name``.
 
     ``state_dir`` holds the demo ledger (``demo-ledger.sqlite``, built on first use), aging
-    snapshots and the default outcomes export. The layouts default to the conventional table
-    and column names (SQL) and a typical SAP/NetSuite export header (CSV/XLSX).
+    snapshots and the default outcomes export. A layout passed in wins; else the one in the
+    settings (``source.sql.layout`` / ``source.csv.layout``, once settings carry them); else the
+    conventional table and column names (SQL) and a typical SAP/NetSuite header (CSV/XLSX).
     """
     # Imported here: only the chosen adapter's libraries are loaded.
     if settings.kind == "demo":
@@ -53,19 +53,28 @@ def build_source(
 
         return demo_source(clock, path=state_dir / "demo-ledger.sqlite", name=settings.name)
     if settings.kind == "sql":
-        from sfsync.sources.sql import SqlLayout, SqlSource, create_source_engine  # noqa: PLC0415
+        from sfsync.sources.sql import SqlSource, create_source_engine  # noqa: PLC0415
 
         if settings.sql.url is None:
             raise ConfigError("source.sql.url is required when source.kind is sql")
         engine = create_source_engine(settings.sql.url)
-        return SqlSource(settings.name, engine, sql_layout or SqlLayout(), clock)
-    from sfsync.sources.aging_file import AgingFileLayout, AgingFileSource  # noqa: PLC0415
+        layout = sql_layout or _configured(settings.sql, SqlLayout) or SqlLayout()
+        return SqlSource(settings.name, engine, layout, clock)
+    from sfsync.sources.aging_file import AgingFileSource  # noqa: PLC0415
 
     if settings.csv.path is None:
         raise ConfigError("source.csv.path is required when source.kind is csv")
-    return AgingFileSource(
-        settings.name, settings.csv.path, file_layout or AgingFileLayout(), state_dir=state_dir
-    )
+    aging = file_layout or _configured(settings.csv, AgingFileLayout) or AgingFileLayout()
+    return AgingFileSource(settings.name, settings.csv.path, aging, state_dir=state_dir)
+
+
+_Layout = TypeVar("_Layout", SqlLayout, AgingFileLayout)
+
+
+def _configured(section: object, kind: type[_Layout]) -> _Layout | None:
+    """The section's ``layout`` if the settings model has one of the right type."""
+    layout = getattr(section, "layout", None)
+    return layout if isinstance(layout, kind) else None
 
 
 __all__ = [

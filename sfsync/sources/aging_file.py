@@ -33,8 +33,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from sfsync.domain import Customer, Invoice, InvoiceStatus, parse_invoice
 from sfsync.errors import ConfigError, SkippedRecord
 from sfsync.sources.base import (
@@ -45,53 +43,11 @@ from sfsync.sources.base import (
     due_window,
     raw_values,
 )
+from sfsync.sources.layouts import AgingColumns, AgingFileLayout
 from sfsync.sources.rows import assemble_customer, text_of
 
-_Frozen = ConfigDict(extra="forbid", frozen=True)
 _KEY_SEPARATOR = "\x1f"
 OUTCOME_COLUMNS = ("recorded_at", "customer_id", "invoice_id", "note")
-
-
-class AgingColumns(BaseModel):
-    """Header names in the export (matched ignoring case and surrounding spaces).
-
-    The defaults fit a typical SAP / NetSuite open-items aging export. ``None`` means the
-    export has no such column: ``number`` then is the invoice id, ``issue_date`` the due date,
-    ``amount`` the open balance, ``status`` open, ``currency`` the layout's default currency.
-    """
-
-    model_config = _Frozen
-
-    customer_id: str = "Customer ID"
-    customer_name: str | None = "Customer Name"
-    invoice_id: str = "Invoice Number"
-    number: str | None = None
-    currency: str | None = "Currency"
-    amount: str | None = "Original Amount"
-    balance: str = "Open Balance"
-    issue_date: str | None = "Invoice Date"
-    due_date: str = "Due Date"
-    status: str | None = None
-    disputed: str | None = "Disputed"
-    dispute_reason: str | None = "Dispute Reason"
-
-
-class AgingFileLayout(BaseModel):
-    """How to read the export: columns, formats, and where notes go."""
-
-    model_config = _Frozen
-
-    columns: AgingColumns = Field(default_factory=AgingColumns)
-    #: Currency of every row when the export has no currency column.
-    default_currency: str | None = None
-    #: ``strptime`` format of date cells given as text, e.g. ``%m/%d/%Y``; ``None``: ISO.
-    date_format: str | None = None
-    delimiter: str = ","
-    encoding: str = "utf-8-sig"
-    #: Worksheet of an XLSX export; ``None``: the first one.
-    sheet: str | None = None
-    #: Where notes are appended; ``None``: ``<state dir>/<source>-outcomes.csv``.
-    outcomes_path: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

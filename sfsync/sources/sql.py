@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     Connection,
     Date,
@@ -59,7 +58,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from sfsync.clock import Clock
-from sfsync.domain import Customer, InvoiceStatus, PaymentKind
+from sfsync.domain import Customer, InvoiceStatus
 from sfsync.errors import ConfigError, RetryableError
 from sfsync.sources.base import (
     CustomerRecords,
@@ -71,6 +70,7 @@ from sfsync.sources.base import (
     next_watermark,
     raw_values,
 )
+from sfsync.sources.layouts import CustomerColumns, InvoiceColumns, PaymentColumns, SqlLayout
 from sfsync.sources.rows import assemble_customer, moment_of, text_of
 
 #: Customers read per round trip: small enough for any database's parameter limit.
@@ -80,80 +80,6 @@ CONNECT_TIMEOUT_S = 10
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The bound-parameter syntax SQLAlchemy's ``text()`` recognises.
 _BIND_NAME = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
-
-_Frozen = ConfigDict(extra="forbid", frozen=True)
-
-
-class InvoiceColumns(BaseModel):
-    """Column names of the invoices table (``None``: the table has no such column)."""
-
-    model_config = _Frozen
-
-    id: str = "id"
-    customer_id: str = "customer_id"
-    number: str | None = "number"
-    currency: str = "currency"
-    amount: str = "amount"
-    balance: str = "balance"
-    issue_date: str = "issue_date"
-    due_date: str = "due_date"
-    status: str | None = "status"
-    disputed: str | None = "disputed"
-    dispute_reason: str | None = "dispute_reason"
-    updated_at: str = "updated_at"
-
-
-class CustomerColumns(BaseModel):
-    """Column names of the customers table."""
-
-    model_config = _Frozen
-
-    id: str = "id"
-    name: str = "name"
-    updated_at: str | None = None
-
-
-class PaymentColumns(BaseModel):
-    """Column names of the payments/credits table."""
-
-    model_config = _Frozen
-
-    id: str = "id"
-    customer_id: str = "customer_id"
-    currency: str = "currency"
-    amount: str = "amount"
-    received_on: str = "received_on"
-    kind: str | None = "kind"
-    applied_to: str | None = "applied_to"
-    updated_at: str | None = "updated_at"
-
-
-class SqlLayout(BaseModel):
-    """Where the accounting database keeps invoices, customers, payments and notes.
-
-    A ``*_query`` replaces the table: it must return the columns under sfsync's names (the keys
-    of the column models) and may use ``:since`` and ``:as_of``. ``status_values`` maps the
-    database's status codes to open/paid/void (unmapped values are read as they are, so
-    ``open``/``paid``/``void`` need no map); ``kind_values`` does the same for payment kinds.
-    """
-
-    model_config = _Frozen
-
-    invoices_table: str = "invoices"
-    invoices_query: str | None = None
-    invoice_columns: InvoiceColumns = Field(default_factory=InvoiceColumns)
-    customers_table: str | None = "customers"
-    customers_query: str | None = None
-    customer_columns: CustomerColumns = Field(default_factory=CustomerColumns)
-    payments_table: str | None = "payments"
-    payments_query: str | None = None
-    payment_columns: PaymentColumns = Field(default_factory=PaymentColumns)
-    db_schema: str | None = None
-    status_values: dict[str, InvoiceStatus] = Field(default_factory=dict)
-    kind_values: dict[str, PaymentKind] = Field(default_factory=dict)
-    notes_table: str | None = None
-    #: Cash received this many days back is read for promise judgement; unapplied always.
-    payment_lookback_days: int = Field(default=120, ge=0)
 
 
 def create_source_engine(url: str) -> Engine:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,7 +12,7 @@ from sfsync.clock import FixedClock
 from sfsync.settings import SourceSettings
 from sfsync.sources import INVOICE_STREAM, InvoiceSource, Watermark, build_source
 from sfsync.sources.aging_file import AgingFileSource
-from sfsync.sources.sql import SqlSource
+from sfsync.sources.sql import SqlLayout, SqlSource
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.store.repositories import advance_watermark, get_watermark, put_watermark_cursor
 from tests.sources.conftest import T0, Accounting
@@ -100,3 +101,26 @@ def test_the_watermark_round_trips_through_the_store(tmp_path: Path) -> None:
     assert Watermark.from_stored(None, '{"as_of": "2026-03-16"}') == Watermark(
         None, date(2026, 3, 16)
     )
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
+def test_a_layout_comes_from_the_caller_or_the_settings_section(
+    accounting: Accounting, accounting_url: str, tmp_path: Path
+) -> None:
+    settings = SourceSettings.model_validate(
+        {"kind": "sql", "name": "erp", "sql": {"url": accounting_url}}
+    )
+    # What settings.py carries once it adopts ``source.sql.layout`` (see docs/sources.md).
+    proposed = SimpleNamespace(
+        kind="sql",
+        name="erp",
+        sql=SimpleNamespace(url=accounting_url, layout=SqlLayout(notes_table="ar_notes")),
+    )
+
+    passed = build_source(
+        settings, clock=FixedClock(T0), sql_layout=SqlLayout(notes_table="ar_notes")
+    )
+    configured = build_source(proposed, clock=FixedClock(T0), state_dir=tmp_path)
+
+    assert passed.supports_notes
+    assert configured.supports_notes
