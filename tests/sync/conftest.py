@@ -1,0 +1,254 @@
+"""The sync cycle's test harness: a real local org, a real SQLite (or PostgreSQL) store, and a
+small accounting ledger in SQLite read through the real SQL source, all on one injected clock.
+
+:class:`SyncHarness` is what a test drives: ``ledger`` edits the accounting side (customers,
+invoices, payments), ``run()`` performs one :func:`~sfsync.sync.run_cycle`, ``org_rows()`` reads
+what a rep would see in Salesforce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine, insert
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import wait_none
+
+from sfsync.clock import FixedClock
+from sfsync.demo import load_policy
+from sfsync.mappers.compile import CompiledMappings
+from sfsync.runner import compile_for_org
+from sfsync.salesforce.client import SimpleSalesforceGateway, connect
+from sfsync.salesforce.retry import RetryPolicy
+from sfsync.sandbox.server import OrgServer
+from sfsync.settings import Settings
+from sfsync.sources.demo import (
+    DEMO_LAYOUT,
+    DemoLedger,
+    customers_table,
+    invoices_table,
+    payments_table,
+)
+from sfsync.sources.sql import SqlSource, create_source_engine
+from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from sfsync.sync import CycleDeps, CycleReport, run_cycle
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+API_VERSION = "59.0"
+#: The first morning of every scenario: 08:00 UTC.
+START = datetime(2026, 3, 16, 8, tzinfo=UTC)
+SOURCE = "erp"
+
+
+def org_gateway(server: OrgServer, clock: FixedClock) -> SimpleSalesforceGateway:
+    """A gateway logged in to the local org, retrying without waits."""
+    config = server.org.config
+    settings = Settings().salesforce.model_copy(
+        update={
+            "auth": "client_credentials",
+            "login_url": server.url,
+            "client_id": config.client_id,
+            "client_secret": SecretStr(config.client_secret),
+            "ca_bundle": Path(server.ca_path),
+            "api_version": API_VERSION,
+        }
+    )
+    return connect(settings, clock, retry=RetryPolicy(attempts=3, wait=wait_none()))
+
+
+class Ledger:
+    """The accounting system of a scenario: a SQLite ledger with the demo tables."""
+
+    def __init__(self, engine: Engine, clock: FixedClock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.helper = DemoLedger(engine, clock)
+        customers_table.metadata.create_all(engine)
+
+    def _stamp(self) -> datetime:
+        return self.clock.now().astimezone(UTC).replace(tzinfo=None)
+
+    def customer(self, ident: str, name: str) -> None:
+        """Add a customer row."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(customers_table).values(id=ident, name=name, updated_at=self._stamp())
+            )
+
+    def invoice(
+        self,
+        ident: str,
+        customer: str,
+        amount: str,
+        *,
+        due: date,
+        balance: str | None = None,
+        currency: str = "USD",
+        issued: date | None = None,
+    ) -> None:
+        """Add an open invoice (balance defaults to the amount)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(invoices_table).values(
+                    id=ident,
+                    customer_id=customer,
+                    number=f"INV-{ident}",
+                    currency=currency,
+                    amount=amount,
+                    balance=balance if balance is not None else amount,
+                    issue_date=(issued or due - timedelta(days=30)).isoformat(),
+                    due_date=due.isoformat(),
+                    status="open",
+                    disputed=False,
+                    dispute_reason=None,
+                    updated_at=self._stamp(),
+                )
+            )
+
+    def bad_invoice(self, ident: str, customer: str, **values: Any) -> None:
+        """Add a row the source must quarantine (e.g. ``due_date="2026-02-30"``)."""
+        row: dict[str, Any] = {
+            "id": ident,
+            "customer_id": customer,
+            "number": f"INV-{ident}",
+            "currency": "USD",
+            "amount": "100.00",
+            "balance": "100.00",
+            "issue_date": "2026-01-01",
+            "due_date": "2026-02-01",
+            "status": "open",
+            "disputed": False,
+            "updated_at": self._stamp(),
+        }
+        row.update(values)
+        with self.engine.begin() as connection:
+            connection.execute(insert(invoices_table).values(**row))
+
+    def pay(self, customer: str, amount: str) -> list[str]:
+        """Record a payment applied to the oldest invoices; returns the invoices paid into."""
+        return self.helper.record_payment(customer, Decimal(amount))
+
+    def payments_count(self) -> int:
+        with self.engine.connect() as connection:
+            return len(connection.execute(payments_table.select()).all())
+
+
+@dataclass
+class SyncHarness:
+    """One scenario's world: org, store, ledger, clock and the dependencies of a cycle."""
+
+    server: OrgServer
+    clock: FixedClock
+    ledger: Ledger
+    sessions: sessionmaker[Session]
+    mappings: CompiledMappings
+    settings: Settings
+    gateways: list[SimpleSalesforceGateway] = field(default_factory=list)
+    engines: list[Engine] = field(default_factory=list)
+
+    @property
+    def org(self) -> Any:
+        return self.server.org
+
+    def gateway(self) -> SimpleSalesforceGateway:
+        """A fresh gateway (a new process would log in again)."""
+        gateway = org_gateway(self.server, self.clock)
+        self.gateways.append(gateway)
+        return gateway
+
+    def deps(self, gateway: SimpleSalesforceGateway | None = None) -> CycleDeps:
+        source = SqlSource(SOURCE, self.ledger.engine, DEMO_LAYOUT, self.clock)
+        return CycleDeps(
+            source=source,
+            gateway=gateway or self.gateway(),
+            sessions=self.sessions,
+            mappings=self.mappings,
+            policy=load_policy(CONFIG / "policy.yaml"),
+            clock=self.clock,
+            settings=self.settings,
+        )
+
+    def run(self, gateway: SimpleSalesforceGateway | None = None, **options: Any) -> CycleReport:
+        """One cycle at the clock's time."""
+        return run_cycle(self.deps(gateway), **options)
+
+    def advance(self, days: int = 0, hours: int = 0) -> None:
+        self.clock.advance(timedelta(days=days, hours=hours))
+
+    def account(self, customer: str, name: str) -> str:
+        """Create the Salesforce Account a customer is matched to; returns its id."""
+        gateway = self.gateway()
+        [result] = gateway.create("Account", [{"Name": name, "Accounting_Id__c": customer}])
+        assert result.ok, result
+        assert result.id is not None
+        return result.id
+
+    def rows(self, soql: str) -> list[dict[str, Any]]:
+        """What a rep would see: a query against the org (through its own gateway)."""
+        return list(self.gateway().query(soql))
+
+    def close(self) -> None:
+        while self.gateways:
+            self.gateways.pop().close()
+        for engine in self.engines:
+            engine.dispose()
+
+
+def make_harness(
+    server: OrgServer, tmp_path: Path, store_url: str | None = None, **sync: Any
+) -> SyncHarness:
+    clock = FixedClock(START)
+    url = store_url or f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade_database(url)
+    store = create_engine_from_url(url)
+    sessions = create_session_factory(store)
+    ledger = Ledger(create_source_engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}"), clock)
+    settings = Settings(sync={"overlap_seconds": 600, **sync})
+    gateway = org_gateway(server, clock)
+    try:
+        mappings = compile_for_org(CONFIG / "mappings.yaml", gateway)
+    finally:
+        gateway.close()
+    world = SyncHarness(server, clock, ledger, sessions, mappings, settings)
+    world.engines.extend([store, ledger.engine])
+    return world
+
+
+@pytest.fixture
+def harness(local_org: OrgServer, tmp_path: Path) -> Iterator[SyncHarness]:
+    """A fresh world on SQLite, the org reset to its seed."""
+    world = make_harness(local_org, tmp_path)
+    yield world
+    world.close()
+
+
+def case_rows(world: SyncHarness) -> list[dict[str, Any]]:
+    """Every collections Case in the org, by key."""
+    return world.rows(
+        "SELECT Id, Collections_Key__c, AccountId, Status, IsClosed, Subject, Priority, "
+        "Past_Due_Amount__c, Aging_1_30__c, Aging_31_60__c, Open_Invoice_Count__c, "
+        "Oldest_Days_Past_Due__c, Next_Action_Date__c FROM Case ORDER BY Collections_Key__c"
+    )
+
+
+def task_rows(world: SyncHarness) -> list[dict[str, Any]]:
+    """Every Task in the org, by key."""
+    return world.rows(
+        "SELECT Id, Collections_Key__c, Subject, WhatId, ActivityDate, Status, IsClosed "
+        "FROM Task ORDER BY Collections_Key__c"
+    )
+
+
+def invoice_rows(world: SyncHarness) -> list[dict[str, Any]]:
+    """Every AR_Invoice__c record in the org, by key."""
+    return world.rows(
+        "SELECT Id, Invoice_Key__c, Account__c, Case__c, Balance__c, Days_Past_Due__c, Status__c "
+        "FROM AR_Invoice__c ORDER BY Invoice_Key__c"
+    )
