@@ -234,13 +234,16 @@ class AlertDispatcher:
             self._send_with_retry(notifier, job)
         except (RetryableError, PermanentError) as error:
             return self._fail(job, error)
+        except Exception as error:  # noqa: BLE001 - a notifier bug must not drop the other alerts
+            _log.exception("alert_notifier_crashed", **job.context)
+            return self._fail(job, error)
         with self._sessions() as session:
             mark_delivery_sent(session, values.key, at=self._clock.now())
             session.commit()
         _log.info("alert_delivered", attempts=job.tries, **job.context)
         return job.outcome(DeliveryResult.SENT)
 
-    def _fail(self, job: _Delivery, error: RetryableError | PermanentError) -> DeliveryOutcome:
+    def _fail(self, job: _Delivery, error: Exception) -> DeliveryOutcome:
         """Record the delivery as failed with ``error``, log it, and go on with the others."""
         text = _describe(error)
         with self._sessions() as session:
@@ -276,7 +279,7 @@ class AlertDispatcher:
                 job.tries += 1
                 try:
                     notifier.send(job.recipient.address, job.message)
-                except (RetryableError, PermanentError) as error:
+                except Exception as error:
                     self._record_try(job.values.key, _describe(error))
                     raise
                 self._record_try(job.values.key, None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import requests
 from pydantic import SecretStr
 
 from sfsync.alerts.model import AlertMessage, Channel, StaleCaseAlert
@@ -96,7 +95,6 @@ class SlackNotifier:
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,
         ca_bundle: Path | None = None,
-        session: requests.Session | None = None,
     ) -> None:
         self._poster = WebhookPoster(
             "Slack",
@@ -104,7 +102,6 @@ class SlackNotifier:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             ca_bundle=ca_bundle,
-            session=session,
         )
 
     @property

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import requests
 from pydantic import SecretStr
 
 from sfsync.alerts.model import AlertMessage, Channel, StaleCaseAlert
@@ -85,7 +84,6 @@ class TeamsNotifier:
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,
         ca_bundle: Path | None = None,
-        session: requests.Session | None = None,
     ) -> None:
         self._poster = WebhookPoster(
             "Teams",
@@ -93,7 +91,6 @@ class TeamsNotifier:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             ca_bundle=ca_bundle,
-            session=session,
         )
 
     @property

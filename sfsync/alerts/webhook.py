@@ -22,7 +22,11 @@ _USER_AGENT = "sfsync-alerts/1"
 
 
 class WebhookPoster:
-    """POSTs JSON to one webhook URL over a session that verifies TLS (``ca_bundle`` for tests)."""
+    """POSTs JSON to one webhook URL, verifying TLS (``ca_bundle`` adds a trusted CA).
+
+    Alerts are few, so each post uses its own short-lived session: no pooled connection
+    outlives the call.
+    """
 
     def __init__(
         self,
@@ -32,19 +36,17 @@ class WebhookPoster:
         connect_timeout: float,
         read_timeout: float,
         ca_bundle: Path | None = None,
-        session: requests.Session | None = None,
     ) -> None:
         register_secret(url)
         self._name = name
         self._url = url
         self._timeout = (connect_timeout, read_timeout)
         self._verify: bool | str = str(ca_bundle) if ca_bundle is not None else True
-        self._session = session or requests.Session()
 
     def post(self, payload: dict[str, Any]) -> None:
         """Deliver ``payload``; raise RetryableError/PermanentError when it was not accepted."""
         try:
-            response = self._session.post(
+            response = requests.post(
                 self._url.get_secret_value(),
                 json=payload,
                 timeout=self._timeout,
@@ -59,6 +61,11 @@ class WebhookPoster:
             raise RetryableError(f"{self._name} webhook timed out") from error
         except requests.exceptions.ConnectionError as error:
             raise RetryableError(f"{self._name} webhook unreachable (connection failed)") from error
+        except requests.exceptions.RequestException as error:  # invalid URL, bad redirect, ...
+            raise PermanentError(
+                f"{self._name} webhook request could not be made ({type(error).__name__})",
+                code="BAD_REQUEST",
+            ) from error
         _raise_for_status(self._name, response)
 
 

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from sfsync.alerts.base import Notifier
 from sfsync.alerts.delivery import AlertDispatcher, DeliveryResult, RetryPolicy
 from sfsync.alerts.email import EmailNotifier
-from sfsync.alerts.model import AlertMode, Channel
+from sfsync.alerts.model import AlertMessage, AlertMode, Channel
 from sfsync.alerts.routing import AlertRouter, AlertRouting
 from sfsync.alerts.slack import SlackNotifier
 from sfsync.alerts.teams import TeamsNotifier
@@ -445,3 +445,35 @@ def test_every_dispatch_writes_one_summary_line(
             "duplicate": 0,
         },
     ]
+
+
+class CrashingNotifier:
+    """A notifier with a bug: every send raises an error outside the error tree."""
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.TEAMS
+
+    def send(self, recipient: str, message: AlertMessage) -> None:
+        raise ValueError(f"cannot render {len(message.alerts)} alerts for {recipient}")
+
+
+def test_a_crashing_notifier_is_recorded_and_the_other_channels_still_send(
+    dispatcher_for: DispatcherFactory, harness: Harness
+) -> None:
+    routing = AlertRouting(managers={"005000000000001AAA": [BOSS, "teams:ar"]})
+    dispatcher = dispatcher_for([CrashingNotifier(), harness.email()], routing)
+
+    with capture_logs() as logs:
+        outcomes = dispatcher.send_immediate([make_alert()])
+
+    assert [(o.channel, o.status) for o in outcomes] == [
+        (Channel.EMAIL, DeliveryResult.SENT),
+        (Channel.TEAMS, DeliveryResult.FAILED),
+    ]
+    assert [m.envelope_to for m in harness.smtp.messages] == [[BOSS]]
+    assert "alert_notifier_crashed" in [line["event"] for line in logs]
+    with harness.sessions() as session:
+        [problem] = delivery_problems(session)
+    assert (problem.recipient, problem.attempts) == ("teams:ar", 1)
+    assert problem.last_error == "ValueError: cannot render 1 alerts for ar"
