@@ -105,6 +105,9 @@ class AgingFileSource:
         lookahead: timedelta = timedelta(0),
     ) -> SourceBatch:
         """Customers whose rows changed, vanished or crossed their due date since the last read."""
+        if since is not None:
+            # The last cycle committed ``since`` but may have died before confirming it.
+            self.confirm_read(since)
         lines, orphans = self._read_lines()
         previous = self._load_snapshot() if since is not None else None
         first_due, last_due = due_window(since, as_of, overlap, lookahead)

@@ -268,3 +268,21 @@ def test_an_empty_export_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"aging.csv is empty; export the aging report again"):
         source.read_changes(None, DAY0, OVERLAP)
+
+
+def test_a_committed_but_unconfirmed_read_is_confirmed_by_the_next_one(
+    aging: AgingFileSource, export: Path
+) -> None:
+    first = aging.read_changes(None, DAY0, OVERLAP)
+    list(first.customers)  # the cycle commits first.watermark, then dies before confirm_read
+
+    again = customers(aging.read_changes(first.watermark, DAY0, OVERLAP))
+    write_csv(export, ROWS[1:])
+    later = customers(aging.read_changes(first.watermark, DAY0, OVERLAP))
+
+    assert again == {}
+    assert sorted(later) == ["C1"]  # INV-1 vanished: closed
+    assert [(i.id, i.status) for i in later["C1"].invoices] == [
+        ("INV-2", InvoiceStatus.OPEN),
+        ("INV-1", InvoiceStatus.PAID),
+    ]
