@@ -181,10 +181,16 @@ def redact_secrets(_logger: WrappedLogger, _method_name: str, event_dict: EventD
 
 
 def bind_run_context(
-    run_id: str | None = None, source: str | None = None, account: str | None = None
+    run_id: str | None = None,
+    source: str | None = None,
+    account: str | None = None,
+    **extra: str | int | None,
 ) -> None:
-    """Attach the run's identity to every log line this context writes from now on."""
-    values = {"run_id": run_id, "source": source, "account": account}
+    """Attach the run's identity to every log line this context writes from now on.
+
+    ``extra`` carries further identity (``task``, ``task_id`` in a Celery task); None is skipped.
+    """
+    values = {"run_id": run_id, "source": source, "account": account, **extra}
     structlog.contextvars.bind_contextvars(
         **{key: value for key, value in values.items() if value is not None}
     )

@@ -355,3 +355,23 @@ def test_a_registered_secret_never_survives_redaction(secret: str, before: str, 
         assert secret not in redact_text(f"{before}{secret}{after}")
     finally:
         clear_registered_secrets()
+
+
+def test_task_identity_joins_the_run_context_until_cleared() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    log = get_logger("sfsync.jobs")
+
+    bind_run_context(account="C-7", task="sfsync.sync_shard", task_id="b1f", run_id=None)
+    log.info("shard_synced")
+    clear_run_context()
+    log.info("worker_idle")
+
+    synced, idle = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert (synced["account"], synced["task"], synced["task_id"]) == (
+        "C-7",
+        "sfsync.sync_shard",
+        "b1f",
+    )
+    assert "run_id" not in synced
+    assert not {"account", "task", "task_id"} & set(idle)
