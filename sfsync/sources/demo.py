@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    func,
     insert,
     select,
     update,
@@ -50,7 +51,8 @@ DEFAULT_LEDGER_PATH = Path("var/demo-ledger.sqlite")
 NOTES_TABLE = "collection_notes"
 #: The column map shipped with the demo: the SQL source's defaults plus the notes table.
 DEMO_LAYOUT = SqlLayout(notes_table=NOTES_TABLE)
-_BATCH = 2_000
+#: Customers written per transaction (about 2,000 invoice rows).
+_CUSTOMERS_PER_BATCH = 200
 
 _metadata = MetaData()
 customers_table = Table(
@@ -139,7 +141,7 @@ def _batches(ledger: Iterator[DemoCustomer]) -> Iterator[list[DemoCustomer]]:
     batch: list[DemoCustomer] = []
     for customer in ledger:
         batch.append(customer)
-        if len(batch) == _BATCH // 10:
+        if len(batch) == _CUSTOMERS_PER_BATCH:
             yield batch
             batch = []
     if batch:
@@ -263,10 +265,9 @@ class DemoLedger:
             if not usable:
                 raise DemoLedgerError(f"customer {customer_id} has no open invoice to pay")
             currency = usable[0].currency
-            count = connection.execute(
-                select(payments_table.c.id).where(payments_table.c.customer_id == customer_id)
-            ).all()
-            serial = len(count)
+            serial = connection.execute(
+                select(func.count()).where(payments_table.c.customer_id == customer_id)
+            ).scalar_one()
             for row in usable:
                 if left <= 0 or row.currency != currency:
                     continue
