@@ -104,10 +104,11 @@ class AgingFileSource:
         *,
         lookahead: timedelta = timedelta(0),
     ) -> SourceBatch:
-        """Customers whose rows changed, vanished or crossed their due date since the last read."""
-        if since is not None:
-            # The last cycle committed ``since`` but may have died before confirming it.
-            self.confirm_read(since)
+        """Customers whose rows changed, vanished or crossed their due date since the last read.
+
+        Reading never promotes a snapshot (only :meth:`confirm_read` does), so a cycle may read
+        again mid-way (to re-check a customer) without committing anything early.
+        """
         lines, orphans = self._read_lines()
         previous = self._load_snapshot() if since is not None else None
         first_due, last_due = due_window(since, as_of, overlap, lookahead)

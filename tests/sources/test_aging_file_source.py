@@ -270,19 +270,19 @@ def test_an_empty_export_is_a_config_error(tmp_path: Path) -> None:
         source.read_changes(None, DAY0, OVERLAP)
 
 
-def test_a_committed_but_unconfirmed_read_is_confirmed_by_the_next_one(
-    aging: AgingFileSource, export: Path
-) -> None:
-    first = aging.read_changes(None, DAY0, OVERLAP)
-    list(first.customers)  # the cycle commits first.watermark, then dies before confirm_read
-
-    again = customers(aging.read_changes(first.watermark, DAY0, OVERLAP))
+def test_reading_again_mid_cycle_promotes_nothing(aging: AgingFileSource, export: Path) -> None:
+    first = read_and_commit(aging, None, DAY0)
     write_csv(export, ROWS[1:])
-    later = customers(aging.read_changes(first.watermark, DAY0, OVERLAP))
+    batch = aging.read_changes(first.watermark, DAY0, OVERLAP)
+    recheck = aging.read_changes(  # the cycle re-checks before creating a Task, then crashes
+        Watermark(None, DAY0, batch.watermark.snapshot), DAY0, OVERLAP
+    )
+    list(recheck.customers)
 
-    assert again == {}
-    assert sorted(later) == ["C1"]  # INV-1 vanished: closed
-    assert [(i.id, i.status) for i in later["C1"].invoices] == [
+    after_crash = customers(aging.read_changes(first.watermark, DAY0, OVERLAP))
+
+    assert sorted(after_crash) == ["C1"]  # INV-1's closing is not lost
+    assert [(i.id, i.status) for i in after_crash["C1"].invoices] == [
         ("INV-2", InvoiceStatus.OPEN),
         ("INV-1", InvoiceStatus.PAID),
     ]
