@@ -848,22 +848,21 @@ def _read_secret_file(path: Path, variable: str, problems: list[ConfigProblem]) 
 def _register_loaded_secrets(settings: Settings) -> None:
     """Mask every secret value just loaded in all later log lines."""
     for path in secret_keys():
-        _, value = _get_path_attr(settings, path)
+        value = _attribute_at(settings, path)
         if isinstance(value, SecretStr):
             register_secret(value)
     for path in CREDENTIAL_URL_KEYS:
-        _, value = _get_path_attr(settings, path)
+        value = _attribute_at(settings, path)
         if isinstance(value, str):
             register_secret(url_password(value))
 
 
-def _get_path_attr(obj: object, path: Sequence[str]) -> tuple[bool, object]:
-    current = obj
+def _attribute_at(obj: object, path: Sequence[str]) -> object:
+    """``obj.a.b.c`` for ``path`` (a, b, c), or None where the chain stops."""
+    current: object = obj
     for part in path:
-        if not hasattr(current, part):
-            return False, None
-        current = getattr(current, part)
-    return True, current
+        current = getattr(current, part, None)
+    return current
 
 
 # --------------------------------------------------------------------------------------------
@@ -874,7 +873,6 @@ def _get_path_attr(obj: object, path: Sequence[str]) -> tuple[bool, object]:
 class _Origins:
     """Where each value came from, to point the admin at the right file or variable."""
 
-    document: YamlDocument
     environment: Mapping[str, str]
     secret_files: _SecretFiles
 
@@ -1020,10 +1018,10 @@ def _load(path: Path | None) -> tuple[Settings | None, list[ConfigProblem]]:
     _remove_yaml_secrets(document, problems)
     environment = _environment()
     secret_files = _read_secret_files(environment, problems)
-    inputs: dict[str, Any] = dict(document.data)
+    inputs = _top_level_inputs(document, problems)
     for secret_path, value in secret_files.values.items():
         _set_path(inputs, secret_path, value)
-    origins = _Origins(document, environment, secret_files)
+    origins = _Origins(environment, secret_files)
     try:
         settings = Settings(**inputs)
     except ValidationError as error:
@@ -1031,6 +1029,29 @@ def _load(path: Path | None) -> tuple[Settings | None, list[ConfigProblem]]:
         return None, problems
     _register_loaded_secrets(settings)
     return (settings if not problems else None), problems
+
+
+def _top_level_inputs(document: YamlDocument, problems: list[ConfigProblem]) -> dict[str, Any]:
+    """The YAML's sections as keyword arguments; other top-level keys are problems.
+
+    A key that is not a plain name (``1:``, ``_env_file:``) would otherwise reach pydantic-settings
+    as a keyword argument, or as one of its own ``_``-prefixed options.
+    """
+    inputs: dict[str, Any] = {}
+    for key, value in document.data.items():
+        if isinstance(key, str) and key.isidentifier() and not key.startswith("_"):
+            inputs[key] = value
+            continue
+        problems.append(
+            ConfigProblem(
+                str(document.path),
+                str(key),
+                "unknown key",
+                f"remove it (known keys here: {', '.join(Settings.model_fields)})",
+                line=document.line_of((str(key),)),
+            )
+        )
+    return inputs
 
 
 def load_settings(path: Path | None = None) -> Settings:

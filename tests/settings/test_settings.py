@@ -365,3 +365,14 @@ def test_collections_rules_in_sfsync_yaml_point_at_policy_yaml(tmp_path: Path) -
     assert (problem.key, problem.line) == ("escalation", 1)
     assert problem.message == "escalation settings live in policy.yaml, not here"
     assert "docs/escalation.md" in problem.fix
+
+
+def test_odd_top_level_keys_are_unknown_keys_not_options(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "_env_file: .env\n1: one\nsync:\n  interval_seconds: 60\n")
+
+    problems = problems_of(path)
+
+    assert [(problem.key, problem.line, problem.message) for problem in problems] == [
+        ("_env_file", 1, "unknown key"),
+        ("1", 2, "unknown key"),
+    ]
