@@ -47,11 +47,12 @@ START = datetime(2026, 3, 16, 8, tzinfo=UTC)
 SOURCE = "erp"
 
 
-def org_gateway(server: OrgServer, clock: FixedClock) -> SimpleSalesforceGateway:
+def org_gateway(server: OrgServer, clock: FixedClock, **overrides: Any) -> SimpleSalesforceGateway:
     """A gateway logged in to the local org, retrying without waits."""
     config = server.org.config
     settings = Settings().salesforce.model_copy(
         update={
+            **overrides,
             "auth": "client_credentials",
             "login_url": server.url,
             "client_id": config.client_id,
