@@ -168,7 +168,7 @@ class AlertDispatcher:
                         alert.case_id,
                         alert.threshold,
                         recipient.channel,
-                        recipient.address.lower(),
+                        recipient.address,
                     ),
                     channel=recipient.channel.value,
                     recipient=str(recipient),
@@ -194,7 +194,7 @@ class AlertDispatcher:
         for recipient, listed in by_recipient.items():
             values = DeliveryValues(
                 key=delivery_key(
-                    AlertMode.DIGEST, recipient.channel, recipient.address.lower(), on.isoformat()
+                    AlertMode.DIGEST, recipient.channel, recipient.address, on.isoformat()
                 ),
                 channel=recipient.channel.value,
                 recipient=str(recipient),

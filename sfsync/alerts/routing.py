@@ -47,10 +47,14 @@ class Recipient:
 
 
 def parse_recipient(text: str) -> Recipient:
-    """``boss@example.com`` → e-mail; ``slack:collections`` → the Slack webhook, and so on."""
-    value = text.strip()
+    """``boss@example.com`` → e-mail; ``slack:collections`` → the Slack webhook, and so on.
+
+    Recipients are compared in lower case, so ``Boss@Example.com`` and ``boss@example.com`` are
+    one recipient with one delivery record (mail systems treat them alike in practice).
+    """
+    value = text.strip().lower()
     for prefix, channel in _WEBHOOK_PREFIXES.items():
-        if value.lower().startswith(prefix):
+        if value.startswith(prefix):
             label = value[len(prefix) :].strip()
             if not label:
                 raise ValueError(f"{text!r} needs a label after {prefix!r}, e.g. {prefix}ar-team")
@@ -62,8 +66,7 @@ def parse_recipient(text: str) -> Recipient:
 
 
 def _check_recipient(text: str) -> str:
-    parse_recipient(text)
-    return text.strip()
+    return str(parse_recipient(text))
 
 
 def _as_list(value: object) -> object:

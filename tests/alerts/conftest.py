@@ -108,11 +108,26 @@ class SmtpCapture:
     port: int
     messages: list[ReceivedMail] = field(default_factory=list)
     failed_logins: list[str] = field(default_factory=list)
+    unknown_recipients: set[str] = field(default_factory=set)
+    data_reply: str = "250 Message accepted for delivery"
 
 
 class _Handler:
     def __init__(self, capture: SmtpCapture) -> None:
         self._capture = capture
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self,
+        server: SMTP,  # noqa: ARG002 - aiosmtpd's hook signature
+        session: Session,  # noqa: ARG002 - aiosmtpd's hook signature
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],  # noqa: ARG002 - aiosmtpd's hook signature
+    ) -> str:
+        if address in self._capture.unknown_recipients:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self,
@@ -120,6 +135,8 @@ class _Handler:
         session: Session,
         envelope: Envelope,
     ) -> str:
+        if not self._capture.data_reply.startswith("250"):
+            return self._capture.data_reply
         content = envelope.original_content or b""
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -149,26 +166,39 @@ def _authenticator(capture: SmtpCapture) -> Callable[..., AuthResult]:
     return authenticate
 
 
-@pytest.fixture
-def smtp_server(certs: OrgCertificates) -> Iterator[SmtpCapture]:
-    """A real SMTP server: STARTTLS required, AUTH required (only over TLS)."""
-    capture = SmtpCapture("127.0.0.1", free_port())
+def _run_smtp(capture: SmtpCapture, **options: Any) -> Iterator[SmtpCapture]:
     controller = Controller(
         _Handler(capture),
         hostname=capture.host,
         port=capture.port,
-        tls_context=_server_context(certs),
-        require_starttls=True,
-        authenticator=_authenticator(capture),
-        auth_required=True,
-        auth_require_tls=True,
         ready_timeout=10.0,
+        **options,
     )
     controller.start()
     try:
         yield capture
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server(certs: OrgCertificates) -> Iterator[SmtpCapture]:
+    """A real SMTP server: STARTTLS required, AUTH required (only over TLS)."""
+    capture = SmtpCapture("127.0.0.1", free_port())
+    yield from _run_smtp(
+        capture,
+        tls_context=_server_context(certs),
+        require_starttls=True,
+        authenticator=_authenticator(capture),
+        auth_required=True,
+        auth_require_tls=True,
+    )
+
+
+@pytest.fixture
+def plaintext_smtp_server() -> Iterator[SmtpCapture]:
+    """An SMTP server that offers no STARTTLS and would accept mail in the clear."""
+    yield from _run_smtp(SmtpCapture("127.0.0.1", free_port()))
 
 
 # --- HTTPS webhook capture ---------------------------------------------------------------------

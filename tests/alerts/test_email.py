@@ -156,3 +156,55 @@ def test_line_breaks_in_an_account_name_cannot_inject_headers(
     assert mail.message["Subject"].strip() == (
         "Stale collections case 00001001: Evil Bcc: victim@example.com, 15 days"
     )
+
+
+def test_server_without_starttls_is_refused_before_login_or_mail(
+    plaintext_smtp_server: SmtpCapture, certs: OrgCertificates, clock: FixedClock
+) -> None:
+    notifier = _notifier(plaintext_smtp_server, certs, clock)
+
+    with pytest.raises(PermanentError) as raised:
+        notifier.send(MANAGER, AlertMessage(AlertMode.IMMEDIATE, (make_alert(),)))
+
+    assert raised.value.code == "SMTP_UNSUPPORTED"
+    assert "STARTTLS" in str(raised.value)
+    assert plaintext_smtp_server.messages == []
+
+
+def test_unknown_recipient_is_permanent(
+    smtp_server: SmtpCapture, certs: OrgCertificates, clock: FixedClock
+) -> None:
+    smtp_server.unknown_recipients.add("gone@example.com")
+
+    with pytest.raises(PermanentError) as raised:
+        _notifier(smtp_server, certs, clock).send(
+            "gone@example.com", AlertMessage(AlertMode.IMMEDIATE, (make_alert(),))
+        )
+
+    assert raised.value.code == "BAD_RECIPIENT"
+    assert "refused recipient gone@example.com" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("451 4.3.0 Try again later", RetryableError, None),
+        ("554 5.7.1 Message rejected as spam", PermanentError, "SMTP_554"),
+    ],
+)
+def test_data_replies_are_translated_by_their_class(
+    smtp_server: SmtpCapture,
+    certs: OrgCertificates,
+    clock: FixedClock,
+    case: tuple[str, type[Exception], str | None],
+) -> None:
+    reply, error, code = case
+    smtp_server.data_reply = reply
+
+    with pytest.raises(error) as raised:
+        _notifier(smtp_server, certs, clock).send(
+            MANAGER, AlertMessage(AlertMode.IMMEDIATE, (make_alert(),))
+        )
+
+    assert f"answered {reply}" in str(raised.value)
+    assert getattr(raised.value, "code", None) == code

@@ -99,7 +99,7 @@ def test_nobody_to_send_to_is_a_problem_of_its_own() -> None:
 
 
 def test_a_manager_also_on_broadcast_gets_one_copy() -> None:
-    routing = AlertRouting(managers={"005000000000001AAA": BOSS}, broadcast=[BOSS])
+    routing = AlertRouting(managers={"005000000000001AAA": BOSS}, broadcast=[BOSS.upper()])
 
     assert AlertRouter(routing).route(make_alert()).recipients == (Recipient(Channel.EMAIL, BOSS),)
 
@@ -109,7 +109,8 @@ def test_a_manager_also_on_broadcast_gets_one_copy() -> None:
     [
         ("boss@example.com", Recipient(Channel.EMAIL, "boss@example.com")),
         ("slack:#collections", Recipient(Channel.SLACK, "#collections")),
-        ("Teams: AR team", Recipient(Channel.TEAMS, "AR team")),
+        ("Teams: AR team", Recipient(Channel.TEAMS, "ar team")),
+        ("Jane.Boss@Example.com", Recipient(Channel.EMAIL, "jane.boss@example.com")),
     ],
 )
 def test_recipients_parse_by_prefix(text: str, expected: Recipient) -> None:
