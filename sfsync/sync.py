@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -133,14 +133,34 @@ class CycleReport:
         return self.calls.write
 
 
-#: Called after each chunk with (customers done so far, customers known so far or None).
+#: Called after each chunk with the number of customers done so far.
 ProgressCallback = Callable[[int], None]
 
 
+class CyclePart(Protocol):
+    """A slice of the customers (a shard in distributed mode) with its own watermark stream."""
+
+    @property
+    def stream(self) -> str:
+        """The watermark stream this part reads from and advances."""
+        ...
+
+    def includes(self, customer_id: str) -> bool:
+        """Whether this part owns ``customer_id``."""
+        ...
+
+
 def run_cycle(
-    deps: CycleDeps, *, full: bool = False, on_progress: ProgressCallback | None = None
+    deps: CycleDeps,
+    *,
+    full: bool = False,
+    part: CyclePart | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> CycleReport:
     """Run one cycle (see the module docstring); ``full`` re-plans every open customer.
+
+    ``part`` limits the cycle to the customers it includes (one shard's writer), reading and
+    advancing its own watermark stream and recovering only its own Tasks in doubt.
 
     Returns the report; a failure other than a spent budget is recorded on the run and
     re-raised after what was applied is committed.
@@ -156,7 +176,7 @@ def run_cycle(
         run_id = run.id
         session.commit()
     with run_context(run_id=str(run_id), source=source):
-        cycle = _Cycle(deps, run_id, started)
+        cycle = _Cycle(deps, run_id, started, part)
         error: BaseException | None = None
         try:
             cycle.run(full=full, on_progress=on_progress)
@@ -172,8 +192,12 @@ def run_cycle(
 class _Cycle:
     """The state of one running cycle."""
 
-    def __init__(self, deps: CycleDeps, run_id: int, started: datetime) -> None:
+    def __init__(
+        self, deps: CycleDeps, run_id: int, started: datetime, part: CyclePart | None
+    ) -> None:
         self.deps = deps
+        self.part = part
+        self.stream = INVOICE_STREAM if part is None else part.stream
         self.run_id = run_id
         self.started = started
         self.as_of = started.date()
@@ -185,7 +209,7 @@ class _Cycle:
             batch_size=deps.settings.salesforce.batch_size,
         )
         self.counts: dict[str, int] = defaultdict(int)
-        self.quarantine: list[SkippedRow] = []
+        self.quarantine: dict[str, SkippedRow] = {}
         self.unmatched: list[str] = []
         self.matched: list[str] = []
         self.watermark: Watermark | None = None
@@ -197,7 +221,7 @@ class _Cycle:
         deps = self.deps
         self._recover_tasks()
         with deps.sessions() as session:
-            stored = get_watermark(session, deps.source.name, INVOICE_STREAM)
+            stored = get_watermark(session, deps.source.name, self.stream)
             since = (
                 None if stored is None else Watermark.from_stored(stored.value_at, stored.cursor)
             )
@@ -214,7 +238,10 @@ class _Cycle:
         else:
             batch = deps.source.read_changes(since, self.as_of, overlap, lookahead=lookahead)
             customers, self.watermark, orphans = batch.customers, batch.watermark, batch.orphans
-        self.quarantine.extend(orphans)
+        if self.part is None:
+            self._set_aside(orphans)  # rows of no customer: the whole-source run keeps them
+        else:
+            customers = (c for c in customers if self.part.includes(c.customer.id))
         done = 0
         for chunk in _chunked(customers, CHUNK_CUSTOMERS):
             self._process(chunk, lookahead)
@@ -254,7 +281,7 @@ class _Cycle:
     def _plan(self, chunk: Sequence[CustomerRecords], view: _StoreView) -> list[AccountPlan]:
         plans: list[AccountPlan] = []
         for records in chunk:
-            self.quarantine.extend(records.skipped)
+            self._set_aside(records.skipped)
             planned = plan_customer(
                 self.deps.source.name,
                 records.customer,
@@ -264,11 +291,14 @@ class _Cycle:
                 policy=self.deps.policy,
                 as_of=self.as_of,
             )
-            self.quarantine.extend(
-                SkippedRow(skip.key, skip.reason, {}) for skip in planned.skipped
-            )
+            self._set_aside(SkippedRow(skip.key, skip.reason, {}) for skip in planned.skipped)
             plans.extend(planned.plans)
         return plans
+
+    def _set_aside(self, rows: Iterable[SkippedRow]) -> None:
+        """Keep bad rows for quarantine (a row read twice in one run is kept once)."""
+        for row in rows:
+            self.quarantine.setdefault(row.key, row)
 
     def _recheck(
         self, plans: list[AccountPlan], view: _StoreView, lookahead: timedelta
@@ -353,7 +383,11 @@ class _Cycle:
         """Settle Tasks whose creation is in doubt before anything is sent (ledger protocol)."""
         deps = self.deps
         with deps.sessions() as session:
-            doubtful = unknown_outcomes(session)
+            doubtful = [
+                entry
+                for entry in unknown_outcomes(session)
+                if self.part is None or self.part.includes(_customer_of(entry.task_key))
+            ]
             if not doubtful:
                 return
             keys = [entry.task_key for entry in doubtful]
@@ -464,7 +498,7 @@ class _Cycle:
         for sobject, key in outcomes.succeeded:
             if (sobject, key) in self.open_letters:
                 resolve_dead_letters_for(session, sobject=sobject, record_key=key, at=now)
-        for row in self.quarantine:
+        for row in self.quarantine.values():
             quarantine_row(
                 session,
                 source=source,
@@ -496,7 +530,7 @@ class _Cycle:
         put_watermark_cursor(
             session,
             source=source,
-            stream=INVOICE_STREAM,
+            stream=self.stream,
             cursor=watermark.cursor,
             at=now,
             run_id=self.run_id,
@@ -505,7 +539,7 @@ class _Cycle:
             advance_watermark(
                 session,
                 source=source,
-                stream=INVOICE_STREAM,
+                stream=self.stream,
                 value=watermark.updated_at,
                 run_started_at=self.started,
                 at=now,
@@ -684,6 +718,12 @@ def _promise_id(promise_key: str) -> str:
 # Helpers
 
 
+def _customer_of(task_key: str) -> str:
+    """The customer part of a Task key (``<source>:<customer>:...``)."""
+    parts = task_key.split(":")
+    return parts[1] if len(parts) > 1 else ""
+
+
 def _creates_task(plan: AccountPlan) -> bool:
     return any(task.action is TaskAction.CREATE for task in plan.tasks)
 
@@ -767,6 +807,7 @@ __all__ = [
     "STOPPED_BUDGET",
     "SUMMARY_COUNTS",
     "CycleDeps",
+    "CyclePart",
     "CycleReport",
     "ProgressCallback",
     "run_cycle",

@@ -118,7 +118,30 @@ def errors_tables(errors: ErrorList) -> list[Table]:
 
 
 def print_errors(errors: ErrorList, console: Console | None = None) -> None:
-    """Print both lists (wide enough that keys and messages are never cut)."""
-    out = console or Console(highlight=False, width=max(Console().width, 160))
-    for table in errors_tables(errors):
-        out.print(table)
+    """Print both lists: tables on a terminal, one plain line per item otherwise (for scripts
+    and logs, where a table would cut long keys and messages)."""
+    out = console or Console(highlight=False)
+    if out.is_terminal:
+        for table in errors_tables(errors):
+            out.print(table)
+        return
+    for letter in errors.dead_letters:
+        out.print(
+            f"dead_letter id={letter.id} object={letter.sobject} key={letter.record_key} "
+            f"operation={letter.operation} code={letter.error_code} attempts={letter.attempts} "
+            f"last_failed={letter.last_failed_at.isoformat(timespec='seconds')} "
+            f"message={letter.message}",
+            soft_wrap=True,
+            markup=False,
+        )
+    for row in errors.quarantined:
+        out.print(
+            f"quarantined source={row.source} row={row.row_key} "
+            f"last_seen={row.last_seen.isoformat(timespec='seconds')} reason={row.reason}",
+            soft_wrap=True,
+            markup=False,
+        )
+    out.print(
+        f"{len(errors.dead_letters)} refused writes, {len(errors.quarantined)} quarantined rows",
+        markup=False,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +15,7 @@ from sfsync.sandbox.server import OrgServer
 from sfsync.sources.base import SourceBatch, Watermark
 from sfsync.sources.demo import DEMO_LAYOUT
 from sfsync.sources.sql import SqlSource
+from sfsync.store.repositories import get_watermark
 from sfsync.sync import run_cycle
 from tests.sync.conftest import (
     SyncHarness,
@@ -205,3 +206,35 @@ def test_first_sync_and_rerun_on_postgresql(
     assert first.calls.write == 3
     _assert_first_sync(world, account_id)
     assert again.calls.write == 0
+
+
+@dataclass(frozen=True)
+class _OnlyCustomer:
+    """A part of the customers (as a shard is): one customer, its own watermark stream."""
+
+    customer: str
+
+    @property
+    def stream(self) -> str:
+        return f"invoices@{self.customer}"
+
+    def includes(self, customer_id: str) -> bool:
+        return customer_id == self.customer
+
+
+def test_a_part_syncs_only_its_customers_on_its_own_watermark(harness: SyncHarness) -> None:
+    _acme(harness)
+    harness.account("C2", "Globex")
+    harness.ledger.customer("C2", "Globex")
+    harness.ledger.invoice("G1", "C2", "500.00", due=date(2026, 3, 1))
+
+    report = run_cycle(harness.deps(), part=_OnlyCustomer("C2"))
+
+    assert report.watermark_advanced
+    assert [row["Collections_Key__c"] for row in case_rows(harness)] == ["erp:C2:USD:1"]
+    with harness.sessions() as session:
+        assert get_watermark(session, "erp", "invoices@C2") is not None
+        assert get_watermark(session, "erp", "invoices") is None
+    rest = run_cycle(harness.deps(), part=_OnlyCustomer("C1"))
+    assert rest.counts["cases_opened"] == 1
+    assert len(case_rows(harness)) == 2
