@@ -40,6 +40,10 @@ T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 SMTP_USER = "alerts@example.com"
 SMTP_PASSWORD = "s3cret-smtp-pass"
 SENDER = "ar-alerts@example.com"
+DIALECTS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
 
 
 # --- alerts ------------------------------------------------------------------------------------
@@ -271,7 +275,7 @@ def alerts_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
+def _postgres_database(request: pytest.FixtureRequest, revision: str | None) -> Iterator[str]:
     server_url: str = request.getfixturevalue("postgres_url")
     parsed = make_url(server_url)
     admin = f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres"
@@ -280,18 +284,14 @@ def _postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
         connection.execute(f"CREATE DATABASE {name}")
         try:
             url = parsed.set(database=name).render_as_string(hide_password=False)
-            upgrade_database(url)
+            if revision is not None:
+                upgrade_database(url, revision)
             yield url
         finally:
             connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", marks=pytest.mark.postgres),
-    ]
-)
+@pytest.fixture(params=DIALECTS)
 def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated store on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
@@ -299,7 +299,16 @@ def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
         shutil.copyfile(template, tmp_path / "store.db")
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    yield from _postgres_database(request)
+    yield from _postgres_database(request, "head")
+
+
+@pytest.fixture(params=DIALECTS)
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no tables) on SQLite and on PostgreSQL, for migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    yield from _postgres_database(request, None)
 
 
 @pytest.fixture
