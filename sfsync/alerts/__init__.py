@@ -1,1 +1,2 @@
-"""Alert notifiers (e-mail, Slack, Teams, Chatter) behind one protocol."""
+"""Manager alerts about stale collections Cases: e-mail, Slack and Teams notifiers behind one
+protocol, routing to managers, and de-duplicated, retried delivery (see docs/alerts.md)."""
