@@ -9,11 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import gateway, org, plan
+from bench import gateway, org, plan, sync
 
 #: name → entry point returning an exit code (0 when the targets were met).
 BENCHMARKS: dict[str, Callable[[], int]] = {
     "plan": plan.main,
+    "sync": sync.main,
     "org": org.main,
     "gateway": gateway.main,
 }
