@@ -57,6 +57,7 @@ from sfsync.domain import (
     TaskAction,
     TaskChange,
     TaskValues,
+    canonical_money,
     content_hash,
     parse_invoice,
 )
@@ -462,3 +463,88 @@ def apply_plan_to_state(state: AccountState, plan: AccountPlan) -> AccountState:
             open_task_keys=(state.open_task_keys | created) - closed,
         )
     return updated
+
+
+# --- dispute Cases ------------------------------------------------------------------------------
+
+#: Suffix of an account's dispute Case key: ``<collections case key>:dispute``.
+DISPUTE_CASE_SUFFIX = ":dispute"
+_SUBJECT_LIMIT = 255
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeCaseState:
+    """The dispute Case last written for an account (key, open flag, content hash)."""
+
+    key: str
+    is_open: bool
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeCaseChange:
+    """Open, update or close the account's dispute Case (a child of its collections Case).
+
+    ``invoices`` are the disputed invoice numbers and ``disputed_amount`` their balance; the
+    gateway side adds the dispute queue as owner and, for ``close``, the org's closed status.
+    """
+
+    action: CaseAction
+    key: str
+    parent_key: str | None
+    subject: str
+    description: str
+    currency: str
+    disputed_amount: Decimal
+    invoices: tuple[str, ...]
+    content_hash: str
+
+
+def plan_dispute_case(
+    ledger: AccountLedger, parent_key: str | None, current: DisputeCaseState | None
+) -> DisputeCaseChange | None:
+    """The dispute Case an account needs, relative to the one last written (``current``).
+
+    Disputed invoices (open, flagged in the source or by a rep) go to one child Case per
+    account, owned by the dispute team, keyed ``<parent case key>:dispute`` (or
+    ``<account>:dispute`` when the account has no collections Case). It lists the invoices and
+    their reasons, is rewritten only when that list changes, and closes once no invoice is
+    disputed any more (paid, voided or cleared). ``None``: nothing to write.
+    """
+    disputed = sorted(
+        (invoice for invoice in ledger.invoices if invoice.is_open and invoice.disputed),
+        key=lambda invoice: (invoice.due_date, invoice.number),
+    )
+    currency = ledger.key.currency
+    if not disputed:
+        if current is None or not current.is_open:
+            return None
+        digest = content_hash("dispute-case-close", (current.key,))
+        return DisputeCaseChange(
+            CaseAction.CLOSE, current.key, parent_key, "", "", currency, _ZERO, (), digest
+        )
+    if current is not None and current.is_open:
+        action, key, written = CaseAction.UPDATE, current.key, current.content_hash
+    else:
+        action, key, written = (
+            CaseAction.OPEN,
+            f"{parent_key or ledger.key.text}{DISPUTE_CASE_SUFFIX}",
+            "",
+        )
+    numbers = tuple(invoice.number for invoice in disputed)
+    amount = sum((invoice.balance for invoice in disputed), _ZERO)
+    subject = f"Dispute: {ledger.customer.name} invoice {', '.join(numbers)}"[:_SUBJECT_LIMIT]
+    description = "\n".join(
+        f"{invoice.number}: {currency} {invoice.balance:,.2f} - "
+        f"{invoice.dispute_reason or 'no reason given'}"
+        for invoice in disputed
+    )
+    digest = content_hash(
+        "dispute-case",
+        (key, parent_key, subject, description, currency, canonical_money(amount)),
+    )
+    if digest == written:
+        return None
+    return DisputeCaseChange(
+        action, key, parent_key, subject, description, currency, amount, numbers, digest
+    )

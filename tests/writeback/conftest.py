@@ -1,0 +1,206 @@
+"""The writeback's test world: the local org, a SQLite store, a small SQL ledger (the demo
+tables, with the notes table) and one injected clock that the org's clock follows.
+
+:class:`World` is what a test drives: ``ledger`` edits the accounting side, ``rep`` is a real
+simple-salesforce client acting as a rep in the org, ``collect()`` runs writeback + cycle +
+dispute Cases, ``rows()`` reads what a rep would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from simple_salesforce import Salesforce
+from simple_salesforce.format import format_soql
+from sqlalchemy import Engine, insert
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import wait_none
+
+from sfsync.clock import FixedClock
+from sfsync.demo import load_policy
+from sfsync.mappers.compile import CompiledMappings
+from sfsync.runner import compile_for_org
+from sfsync.salesforce.client import SimpleSalesforceGateway, connect
+from sfsync.salesforce.retry import RetryPolicy
+from sfsync.sandbox.server import OrgServer
+from sfsync.settings import Settings
+from sfsync.sources.base import InvoiceSource
+from sfsync.sources.demo import DEMO_LAYOUT, DemoLedger, customers_table, invoices_table
+from sfsync.sources.sql import SqlSource, create_source_engine
+from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from sfsync.sync import CycleDeps
+from sfsync.writeback import CollectionsReport, WritebackReport, run_collections, run_writeback
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+API_VERSION = "59.0"
+START = datetime(2026, 3, 16, 8, tzinfo=UTC)
+SOURCE = "erp"
+
+
+def org_gateway(server: OrgServer, clock: FixedClock) -> SimpleSalesforceGateway:
+    """A gateway logged in to the local org, retrying without waits."""
+    config = server.org.config
+    settings = Settings().salesforce.model_copy(
+        update={
+            "auth": "client_credentials",
+            "login_url": server.url,
+            "client_id": config.client_id,
+            "client_secret": SecretStr(config.client_secret),
+            "ca_bundle": Path(server.ca_path),
+            "api_version": API_VERSION,
+        }
+    )
+    return connect(settings, clock, retry=RetryPolicy(attempts=3, wait=wait_none()))
+
+
+class Ledger:
+    """The accounting system: a SQLite ledger with the demo tables and notes table."""
+
+    def __init__(self, engine: Engine, clock: FixedClock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.helper = DemoLedger(engine, clock)
+        customers_table.metadata.create_all(engine)
+
+    def _stamp(self) -> datetime:
+        return self.clock.now().astimezone(UTC).replace(tzinfo=None)
+
+    def customer(self, ident: str, name: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(customers_table).values(id=ident, name=name, updated_at=self._stamp())
+            )
+
+    def invoice(self, ident: str, customer: str, amount: str, *, due: date) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(invoices_table).values(
+                    id=ident,
+                    customer_id=customer,
+                    number=f"INV-{ident}",
+                    currency="USD",
+                    amount=amount,
+                    balance=amount,
+                    issue_date=(due - timedelta(days=30)).isoformat(),
+                    due_date=due.isoformat(),
+                    status="open",
+                    disputed=False,
+                    dispute_reason=None,
+                    updated_at=self._stamp(),
+                )
+            )
+
+    def pay(self, customer: str, amount: str) -> list[str]:
+        return self.helper.record_payment(customer, Decimal(amount))
+
+
+@dataclass
+class World:
+    """One scenario: org, rep client, store, ledger, clock."""
+
+    server: OrgServer
+    rep: Salesforce
+    clock: FixedClock
+    ledger: Ledger
+    sessions: sessionmaker[Session]
+    mappings: CompiledMappings
+    settings: Settings
+    source: InvoiceSource | None = None
+    gateways: list[SimpleSalesforceGateway] = field(default_factory=list)
+    engines: list[Engine] = field(default_factory=list)
+
+    def gateway(self) -> SimpleSalesforceGateway:
+        gateway = org_gateway(self.server, self.clock)
+        self.gateways.append(gateway)
+        return gateway
+
+    def deps(self) -> CycleDeps:
+        source = self.source or SqlSource(SOURCE, self.ledger.engine, DEMO_LAYOUT, self.clock)
+        return CycleDeps(
+            source=source,
+            gateway=self.gateway(),
+            sessions=self.sessions,
+            mappings=self.mappings,
+            policy=load_policy(CONFIG / "policy.yaml"),
+            clock=self.clock,
+            settings=self.settings,
+        )
+
+    def collect(self) -> CollectionsReport:
+        """Writeback, a cycle and the dispute Cases, at the clock's time."""
+        return run_collections(self.deps())
+
+    def writeback(self) -> WritebackReport:
+        return run_writeback(self.deps())
+
+    def advance(self, days: int = 0, hours: int = 0) -> None:
+        """Move sfsync's clock and the org's clock together."""
+        self.clock.advance(timedelta(days=days, hours=hours))
+        self.server.org.clock.set(self.clock.now(), frozen=True)
+
+    def account(self, customer: str, name: str) -> str:
+        result = self.rep.Account.create({"Name": name, "Accounting_Id__c": customer})
+        return str(result["id"])
+
+    def rows(self, soql: str) -> list[dict[str, Any]]:
+        return list(self.gateway().query(soql))
+
+    def case(self, key: str) -> dict[str, Any]:
+        [row] = self.rows(
+            format_soql(
+                "SELECT Id, Collections_Key__c, Status, IsClosed, Priority, Past_Due_Amount__c, "
+                "Disputed_Amount__c, Promise_Status__c, Promise_Date__c, Promise_Amount__c, "
+                "Next_Action_Date__c, Subject, OwnerId, ParentId, Description FROM Case "
+                "WHERE Collections_Key__c = {}",
+                key,
+            )
+        )
+        return row
+
+    def tasks(self) -> list[dict[str, Any]]:
+        return self.rows(
+            "SELECT Id, Collections_Key__c, Subject, Status, IsClosed, Priority, WhatId "
+            "FROM Task ORDER BY Collections_Key__c"
+        )
+
+    def complete(self, task_key: str, **fields: Any) -> None:
+        """A rep completes the Task ``task_key`` with ``fields`` (real client, real HTTPS)."""
+        [task] = [row for row in self.tasks() if row["Collections_Key__c"] == task_key]
+        self.rep.Task.update(task["Id"], {"Status": "Completed", **fields})
+
+    def close(self) -> None:
+        while self.gateways:
+            self.gateways.pop().close()
+        for engine in self.engines:
+            engine.dispose()
+
+
+@pytest.fixture
+def world(local_org: OrgServer, sf: Salesforce, tmp_path: Path) -> Iterator[World]:
+    """A fresh world on SQLite, the org reset to its seed and its clock on sfsync's."""
+    clock = FixedClock(START)
+    local_org.org.clock.set(START, frozen=True)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade_database(url)
+    store = create_engine_from_url(url)
+    ledger = Ledger(create_source_engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}"), clock)
+    settings = Settings(sync={"overlap_seconds": 600, "writeback_overlap_seconds": 120})
+    gateway = org_gateway(local_org, clock)
+    try:
+        mappings = compile_for_org(CONFIG / "mappings.yaml", gateway)
+    finally:
+        gateway.close()
+    scenario = World(
+        local_org, sf, clock, ledger, create_session_factory(store), mappings, settings
+    )
+    scenario.engines.extend([store, ledger.engine])
+    yield scenario
+    scenario.close()
+    local_org.org.clock.reset()

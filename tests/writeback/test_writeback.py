@@ -1,0 +1,133 @@
+"""Writeback against the local org: a rep's outcomes and promises come back into the ledger,
+onto the Case and into the accounting system's notes; a rerun records nothing new."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from sfsync.store import models
+from tests.writeback.conftest import START, World
+
+pytestmark = pytest.mark.org
+
+TODAY = START.date()
+CASE = "erp:C1:USD:1"
+
+
+def _delinquent(world: World) -> None:
+    """C1 owes 1,000.00 due 10 days ago: the first cycle opens a Case with the day-7 call."""
+    world.ledger.customer("C1", "Acme Ltd")
+    world.ledger.invoice("I1", "C1", "1000.00", due=TODAY - timedelta(days=10))
+    world.ledger.invoice("I2", "C1", "400.00", due=TODAY - timedelta(days=5))
+    world.account("C1", "Acme Ltd")
+    report = world.collect()
+    assert report.cycle.counts["cases_opened"] == 1
+
+
+def test_promise_to_pay_reaches_ledger_case_and_source_notes(world: World) -> None:
+    _delinquent(world)
+    world.advance(hours=2)
+    world.complete(
+        f"{CASE}:day_7_call",
+        Collections_Outcome__c="Promise to Pay",
+        Promise_Date__c=(TODAY + timedelta(days=5)).isoformat(),
+        Promise_Amount__c=1400,
+        Description="Will pay everything on Friday",
+    )
+    world.advance(hours=1)
+
+    report = world.collect()
+
+    assert report.writeback.counts["outcomes_recorded"] == 1
+    assert report.writeback.counts["promises_recorded"] == 1
+    assert report.writeback.counts["notes_written"] == 1
+    with world.sessions() as session:
+        [promise] = session.scalars(select(models.Promise)).all()
+        [outcome] = session.scalars(select(models.Outcome)).all()
+    assert (promise.case_key, promise.amount, promise.status.value) == (
+        CASE,
+        Decimal("1400.00"),
+        "pending",
+    )
+    assert promise.promised_date == TODAY + timedelta(days=5)
+    assert outcome.outcome_code == "promise_to_pay"
+    assert outcome.written_back
+    case = world.case(CASE)
+    assert case["Promise_Status__c"] == "Pending"
+    assert case["Promise_Amount__c"] == 1400
+    assert case["Promise_Date__c"] == (TODAY + timedelta(days=5)).isoformat()
+    # The cadence pauses: next action is the judgement day (date + 3 grace days).
+    assert case["Next_Action_Date__c"] == (TODAY + timedelta(days=8)).isoformat()
+    [note] = world.ledger.helper.notes("C1")
+    assert "promise to pay" in note
+    assert "USD 1,400.00 by" in note
+    assert "Will pay everything on Friday" in note
+
+
+def test_rerun_records_nothing_new_and_writes_nothing(world: World) -> None:
+    _delinquent(world)
+    world.advance(hours=2)
+    world.complete(f"{CASE}:day_7_call", Collections_Outcome__c="Left Voicemail")
+    world.advance(hours=1)
+    first = world.collect()
+    assert first.writeback.counts["outcomes_recorded"] == 1
+    world.advance(hours=1)
+
+    again = world.writeback()
+
+    assert again.counts.get("outcomes_recorded", 0) == 0
+    assert again.counts.get("notes_written", 0) == 0
+    assert again.calls.read == 2  # the Task query and the Case query, nothing else
+    assert again.calls.write == 0
+    assert world.ledger.helper.notes("C1") == ["left voicemail"]
+
+
+def test_cadence_stays_paused_while_the_promise_is_pending(world: World) -> None:
+    _delinquent(world)
+    world.advance(hours=2)
+    world.complete(
+        f"{CASE}:day_7_call",
+        Collections_Outcome__c="Promise to Pay",
+        Promise_Date__c=(TODAY + timedelta(days=10)).isoformat(),
+        Promise_Amount__c=1400,
+    )
+    world.collect()
+    world.advance(days=5)  # day 15 past due: day_14_call and day_15_review are reached
+
+    report = world.collect()
+
+    assert report.cycle.counts.get("tasks_created", 0) == 0
+    keys = [task["Collections_Key__c"] for task in world.tasks()]
+    assert keys == [f"{CASE}:day_7_call"]
+
+
+def test_a_promise_edited_on_the_case_goes_back_to_pending(world: World) -> None:
+    _delinquent(world)
+    world.advance(hours=2)
+    world.complete(
+        f"{CASE}:day_7_call",
+        Collections_Outcome__c="Promise to Pay",
+        Promise_Date__c=(TODAY + timedelta(days=2)).isoformat(),
+        Promise_Amount__c=500,
+    )
+    world.collect()
+    world.advance(hours=2)
+    case = world.case(CASE)
+    world.rep.Case.update(
+        case["Id"],
+        {"Promise_Date__c": (TODAY + timedelta(days=9)).isoformat(), "Promise_Amount__c": 900},
+    )
+    world.advance(hours=1)
+
+    report = world.collect()
+
+    assert report.writeback.counts["promises_recorded"] == 1
+    with world.sessions() as session:
+        [promise] = session.scalars(select(models.Promise)).all()
+    assert (promise.amount, promise.promised_date) == (Decimal("900.00"), date(2026, 3, 25))
+    assert promise.status.value == "pending"
+    assert world.case(CASE)["Next_Action_Date__c"] == "2026-03-28"
