@@ -28,6 +28,7 @@ EXPECTED_TABLES = {
     "dead_letters",
     "quarantined_rows",
     "account_leases",
+    "alert_deliveries",
 }
 
 
