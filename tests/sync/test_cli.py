@@ -1,0 +1,66 @@
+"""``sfsync run`` and the run loop, end to end on the embedded default (local org, demo ledger)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sfsync.cli import app
+from sfsync.runner import StopFlag, run_loop
+from sfsync.sync import CycleReport
+from tests.sync.conftest import CONFIG, SyncHarness, case_rows
+
+pytestmark = pytest.mark.org
+
+
+def test_run_once_on_a_fresh_checkout_syncs_the_demo_and_prints_a_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+
+    result = CliRunner().invoke(
+        app,
+        ["--log-format", "json", "run", "--once", "--config", str(config / "sfsync.yaml")],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "sync run 1 (demo): succeeded" in result.output
+    assert "customers without an Account" in result.output
+    finished = [
+        json.loads(line)
+        for line in result.output.splitlines()
+        if line.startswith("{") and '"sync_run_finished"' in line
+    ]
+    assert len(finished) == 1
+    assert finished[0]["accounts_read"] > 0
+    assert finished[0]["quarantined"] > 0  # the demo ledger's bad rows
+    assert finished[0]["api_writes"] == 0  # no demo customer has an Account yet
+    assert (tmp_path / "var" / "sfsync.db").exists()
+
+
+def test_the_loop_runs_cycles_until_stopped(harness: SyncHarness) -> None:
+    harness.account("C1", "Acme Ltd")
+    harness.ledger.customer("C1", "Acme Ltd")
+    harness.ledger.invoice("I1", "C1", "700.00", due=date(2026, 3, 6))
+    stop = StopFlag()
+    reports: list[CycleReport] = []
+
+    def keep(report: CycleReport) -> None:
+        reports.append(report)
+        if len(reports) == 2:
+            stop.event.set()
+
+    cycles = run_loop(harness.deps(), interval=0, stop=stop, on_report=keep)
+
+    assert cycles == 2
+    assert [report.counts["cases_opened"] for report in reports] == [1, 0]
+    assert reports[1].calls.write == 0
+    assert len(case_rows(harness)) == 1
