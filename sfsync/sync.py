@@ -157,7 +157,8 @@ def run_cycle(
     part: CyclePart | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> CycleReport:
-    """Run one cycle (see the module docstring); ``full`` re-plans every open customer.
+    """Run one cycle (see the module docstring); ``full`` re-plans every open customer, as the
+    first cycle of each day does anyway.
 
     ``part`` limits the cycle to the customers it includes (one shard's writer), reading and
     advancing its own watermark stream and recovering only its own Tasks in doubt.
@@ -230,14 +231,13 @@ class _Cycle:
             }
         overlap = timedelta(seconds=deps.settings.sync.overlap_seconds)
         lookahead = _reminder_lookahead(deps.policy)
-        if full:
-            customers = deps.source.iter_customers(self.as_of)
-            batch = deps.source.read_changes(since, self.as_of, overlap, lookahead=lookahead)
-            self.watermark = batch.watermark
-            orphans = batch.orphans
-        else:
-            batch = deps.source.read_changes(since, self.as_of, overlap, lookahead=lookahead)
-            customers, self.watermark, orphans = batch.customers, batch.watermark, batch.orphans
+        batch = deps.source.read_changes(since, self.as_of, overlap, lookahead=lookahead)
+        customers, self.watermark, orphans = batch.customers, batch.watermark, batch.orphans
+        # The first cycle of a day re-plans every open customer: aging, days past due and the
+        # next cadence step move with the calendar, not only when the ledger changes.
+        if since is not None and (full or since.as_of < self.as_of):
+            self.counts["full_read"] = 1
+            customers = _union(customers, deps.source.iter_customers(self.as_of))
         if self.part is None:
             self._set_aside(orphans)  # rows of no customer: the whole-source run keeps them
         else:
@@ -732,6 +732,19 @@ def _reminder_lookahead(policy: Policy) -> timedelta:
     """How far ahead the source must look for invoices coming due (pre-due reminders)."""
     earliest = min((step.offset_days for step in policy.cadence.reminder_steps), default=0)
     return timedelta(days=max(0, -earliest))
+
+
+def _union(
+    changed: Iterable[CustomerRecords], every: Iterable[CustomerRecords]
+) -> Iterator[CustomerRecords]:
+    """The changed customers (some may have nothing open left), then every other open one."""
+    seen: set[str] = set()
+    for records in changed:
+        seen.add(records.customer.id)
+        yield records
+    for records in every:
+        if records.customer.id not in seen:
+            yield records
 
 
 def _chunked(items: Iterable[CustomerRecords], size: int) -> Iterator[list[CustomerRecords]]:

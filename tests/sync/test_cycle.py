@@ -238,3 +238,26 @@ def test_a_part_syncs_only_its_customers_on_its_own_watermark(harness: SyncHarne
     rest = run_cycle(harness.deps(), part=_OnlyCustomer("C1"))
     assert rest.counts["cases_opened"] == 1
     assert len(case_rows(harness)) == 2
+
+
+def test_the_first_cycle_of_a_day_moves_untouched_accounts_along_the_ladder(
+    harness: SyncHarness,
+) -> None:
+    _acme(harness)
+    harness.run()
+    harness.advance(hours=2)
+    same_day = harness.run(full=True)
+    assert same_day.calls.write == 0  # a full re-plan of unchanged accounts writes nothing
+
+    harness.advance(days=4)  # nobody touched the ledger; I1 is 14 days past due now
+    report = harness.run()
+
+    assert report.counts["full_read"] == 1
+    [case] = case_rows(harness)
+    assert case["Oldest_Days_Past_Due__c"] == 14
+    assert [t["Collections_Key__c"] for t in task_rows(harness)] == [
+        "erp:C1:USD:1:day_14_call",
+        "erp:C1:USD:1:day_7_call",
+    ]
+    harness.advance(hours=1)
+    assert harness.run().calls.write == 0
