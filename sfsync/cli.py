@@ -376,6 +376,49 @@ def dlq_retry(
 # --- end of sync block ---------------------------------------------------------------------------
 
 
+# --- escalate: stale-case escalation and manager alerts (sfsync.escalate) -----------------------
+
+
+@app.command("escalate")
+def escalate(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="List what would be escalated and why; write nothing."),
+    ] = False,
+    digest: Annotated[
+        bool,
+        typer.Option("--digest", help="Send today's digest of stale Cases (once a day)."),
+    ] = False,
+) -> None:
+    """Escalate collections Cases open past a threshold, once per level, and alert managers."""
+    from sfsync.clock import SystemClock  # noqa: PLC0415 - heavy, on demand
+    from sfsync.escalate import (  # noqa: PLC0415
+        open_escalation,
+        print_digest,
+        print_report,
+        run_escalation,
+        send_escalation_digest,
+    )
+    from sfsync.settings import resolve_config_path  # noqa: PLC0415
+
+    if dry_run and digest:
+        typer.echo("--dry-run and --digest cannot be combined", err=True)
+        raise typer.Exit(2)
+    settings = load_command_settings(ctx, config)
+    path = resolve_config_path(config)
+    with open_escalation(settings, path, SystemClock(), _gateway_factory(settings)) as deps:
+        if digest:
+            raise typer.Exit(print_digest(send_escalation_digest(deps)))
+        report = run_escalation(deps, dry_run=dry_run)
+    print_report(report)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+# --- end of escalate block -----------------------------------------------------------------------
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

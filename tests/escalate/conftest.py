@@ -1,0 +1,400 @@
+"""The escalation test harness: the real local org (its clock moved forward), a migrated SQLite
+store, a real SMTP server (aiosmtpd) and an HTTPS webhook capture server on 127.0.0.1, all on
+one injected clock.
+
+:class:`EscalationHarness` is what a test drives: ``seed_case`` opens a collections Case in the
+org as of the org clock, ``at`` moves both clocks, ``run`` performs one
+:func:`~sfsync.escalate.run_escalation`, and ``tasks`` / ``posts`` / ``case`` read what a
+manager would see in Salesforce.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import shutil
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from pydantic import SecretStr
+from simple_salesforce import Salesforce
+from simple_salesforce.format import format_soql
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+from tenacity import wait_none
+
+from sfsync.alerts.base import Notifier
+from sfsync.alerts.delivery import AlertDispatcher, RetryPolicy
+from sfsync.alerts.email import EmailNotifier
+from sfsync.alerts.routing import AlertRouter, AlertRouting
+from sfsync.alerts.slack import SlackNotifier
+from sfsync.clock import FixedClock, SystemClock
+from sfsync.demo import load_policy
+from sfsync.escalate import EscalationDeps, EscalationReport, run_escalation
+from sfsync.escalation import EscalationPolicy
+from sfsync.salesforce.client import SimpleSalesforceGateway, connect
+from sfsync.salesforce.retry import RetryPolicy as GatewayRetry
+from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
+from sfsync.sandbox.server import OrgServer
+from sfsync.settings import Settings
+from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from tests.fixtures.org import LOGIN_DOMAIN
+from tests.fixtures.services import free_port
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+API_VERSION = "59.0"
+#: When the Cases are opened: Monday 2 March 2026, 09:00 UTC.
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+SENDER = "ar-alerts@example.com"
+MANAGER_MAIL = "morgan.boss@example.com"
+FALLBACK_MAIL = "ar-lead@example.com"
+RILEY = "riley.rep@sfsync.local"
+CASEY = "casey.rep@sfsync.local"
+MORGAN = "morgan.manager@sfsync.local"
+#: Riley's alerts go to her manager by mail and to Slack; everybody else's to the fallback.
+ROUTING = AlertRouting(
+    managers={RILEY: (MANAGER_MAIL, "slack:collections"), MORGAN: (MANAGER_MAIL,)},
+    fallback=(FALLBACK_MAIL,),
+)
+
+
+def config_policy() -> EscalationPolicy:
+    """The escalation section of config/policy.yaml: 14 days → manager, 30 days → legal queue."""
+    return load_policy(CONFIG / "policy.yaml").escalation
+
+
+# --- SMTP ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpCapture:
+    """What the test SMTP server received, parsed."""
+
+    port: int
+    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """Messages whose envelope names ``address``."""
+        return [message for rcpt, message in self.messages if address in rcpt]
+
+
+class _SmtpHandler:
+    def __init__(self, capture: SmtpCapture) -> None:
+        self._capture = capture
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self,
+        server: SMTP,  # noqa: ARG002 - aiosmtpd's hook signature
+        session: Session,  # noqa: ARG002
+        envelope: Envelope,
+    ) -> str:
+        parsed = email.message_from_bytes(
+            envelope.original_content or b"", policy=email.policy.default
+        )
+        assert isinstance(parsed, EmailMessage)
+        self._capture.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpCapture]:
+    """A real SMTP server on 127.0.0.1 (plain: the TLS handshake is the alerts tests' subject)."""
+    capture = SmtpCapture(free_port())
+    controller = Controller(
+        _SmtpHandler(capture), hostname="127.0.0.1", port=capture.port, ready_timeout=10.0
+    )
+    controller.start()
+    try:
+        yield capture
+    finally:
+        controller.stop()
+
+
+# --- HTTPS webhook ------------------------------------------------------------------------------
+
+
+@dataclass
+class WebhookCapture:
+    """A webhook endpoint: records every POST body and answers the queued statuses, then 200."""
+
+    base_url: str = ""
+    bodies: list[Any] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def text(self) -> str:
+        """Every body received, as one JSON text (to look for a Case number)."""
+        with self.lock:
+            return json.dumps(self.bodies)
+
+
+def _webhook_handler(capture: WebhookCapture) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length))
+            with capture.lock:
+                capture.bodies.append(body)
+                status = capture.statuses.pop(0) if capture.statuses else 200
+            reply = b"ok" if status == 200 else b"invalid_payload"
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: tests assert on captured bodies."""
+
+    return Handler
+
+
+@pytest.fixture(scope="session")
+def webhook_certs(tmp_path_factory: pytest.TempPathFactory) -> OrgCertificates:
+    """A CA and a 127.0.0.1 certificate (made for the real time: TLS checks it)."""
+    return ensure_certificates(tmp_path_factory.mktemp("escalate-certs"), SystemClock().now())
+
+
+@pytest.fixture
+def slack_server(webhook_certs: OrgCertificates) -> Iterator[WebhookCapture]:
+    """An HTTPS server on 127.0.0.1 standing in for Slack's incoming webhook."""
+    capture = WebhookCapture()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _webhook_handler(capture))
+    capture.base_url = f"https://127.0.0.1:{server.server_address[1]}"
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(webhook_certs.server_cert, webhook_certs.server_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield capture
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("escalate-store") / "template.db"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sessions(store_template: Path, tmp_path: Path) -> Iterator[sessionmaker[DbSession]]:
+    """A migrated SQLite store of its own for each test."""
+    shutil.copyfile(store_template, tmp_path / "store.db")
+    engine = create_engine_from_url(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        yield create_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+# --- the harness --------------------------------------------------------------------------------
+
+
+def org_gateway(server: OrgServer, clock: FixedClock) -> SimpleSalesforceGateway:
+    """A gateway logged in to the local org, retrying without waits."""
+    config = server.org.config
+    settings = Settings().salesforce.model_copy(
+        update={
+            "auth": "client_credentials",
+            "login_url": server.url,
+            "client_id": config.client_id,
+            "client_secret": SecretStr(config.client_secret),
+            "ca_bundle": Path(server.ca_path),
+            "api_version": API_VERSION,
+        }
+    )
+    return connect(settings, clock, retry=GatewayRetry(attempts=3, wait=wait_none()))
+
+
+@dataclass
+class EscalationHarness:
+    """One scenario: the org, the store, the alert servers and the shared clock."""
+
+    server: OrgServer
+    sf: Salesforce
+    sessions: sessionmaker[DbSession]
+    clock: FixedClock
+    smtp: SmtpCapture
+    slack: WebhookCapture
+    certs: OrgCertificates
+    policy: EscalationPolicy = field(default_factory=config_policy)
+    routing: AlertRouting = ROUTING
+    smtp_port: int | None = None
+    gateways: list[SimpleSalesforceGateway] = field(default_factory=list)
+    accounts: int = 0
+
+    # --- the org ---------------------------------------------------------------------------------
+
+    def at(self, when: datetime) -> None:
+        """Move the org clock and the service clock to ``when`` (both stand still there).
+
+        Sessions expire on the org clock, so the reading client signs in again.
+        """
+        self.server.org.clock.set(when, frozen=True)
+        self.clock.set(when)
+        config = self.server.org.config
+        self.sf = Salesforce(
+            consumer_key=config.client_id,
+            consumer_secret=config.client_secret,
+            domain=LOGIN_DOMAIN,
+            session=self.sf.session,
+            version=API_VERSION,
+        )
+
+    def user_id(self, username: str) -> str:
+        rows = self.sf.query(format_soql("SELECT Id FROM User WHERE Username = {}", username))[
+            "records"
+        ]
+        return str(rows[0]["Id"])
+
+    def queue_id(self, developer_name: str) -> str:
+        soql = format_soql(
+            "SELECT Id FROM Group WHERE Type = 'Queue' AND DeveloperName = {}", developer_name
+        )
+        rows = self.sf.query(soql)["records"]
+        return str(rows[0]["Id"])
+
+    def seed_case(
+        self, owner: str = RILEY, amount: str = "12340.50", key: str | None = None
+    ) -> dict[str, Any]:
+        """An Account and its open collections Case, created at the org clock's time."""
+        self.accounts += 1
+        number = self.accounts
+        account = self.sf.Account.create(
+            {"Name": f"Customer {number} Ltd", "Accounting_Id__c": f"C{number}"}
+        )
+        case_key = key or f"erp:C{number}:USD:1"
+        created = self.sf.Case.create(
+            {
+                "Subject": f"Collections: Customer {number} Ltd",
+                "AccountId": account["id"],
+                "Collections_Key__c": case_key,
+                "OwnerId": self.user_id(owner),
+                "Past_Due_Amount__c": float(amount),
+                "Collections_Currency__c": "USD",
+            }
+        )
+        return self.case(str(created["id"]))
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        soql = format_soql(
+            "SELECT Id, CaseNumber, Collections_Key__c, Status, IsEscalated, "
+            "Escalation_Reason__c, OwnerId, AccountId FROM Case WHERE Id = {}",
+            case_id,
+        )
+        return dict(self.sf.query(soql)["records"][0])
+
+    def tasks(self, case_id: str) -> list[dict[str, Any]]:
+        """Every Task on the Case."""
+        soql = format_soql(
+            "SELECT Id, Subject, OwnerId, Priority, Status, Collections_Key__c FROM Task "
+            "WHERE WhatId = {}",
+            case_id,
+        )
+        return [dict(row) for row in self.sf.query(soql)["records"]]
+
+    def posts(self, case_id: str) -> list[dict[str, Any]]:
+        """Every Chatter post on the Case."""
+        soql = format_soql("SELECT Id, Body FROM FeedItem WHERE ParentId = {}", case_id)
+        return [dict(row) for row in self.sf.query(soql)["records"]]
+
+    # --- running -----------------------------------------------------------------------------
+
+    def notifiers(self) -> list[Notifier]:
+        port = self.smtp_port if self.smtp_port is not None else self.smtp.port
+        return [
+            EmailNotifier(
+                host="127.0.0.1",
+                port=port,
+                sender=SENDER,
+                clock=self.clock,
+                timeout=5.0,
+                starttls=False,
+            ),
+            SlackNotifier(
+                SecretStr(f"{self.slack.base_url}/services/T000/B000/XXXX"),
+                connect_timeout=5.0,
+                read_timeout=5.0,
+                ca_bundle=self.certs.ca_cert,
+            ),
+        ]
+
+    def deps(self, *, holder: str = "test-run") -> EscalationDeps:
+        """A fresh gateway and dispatcher (retry waits recorded, never slept)."""
+        gateway = org_gateway(self.server, self.clock)
+        self.gateways.append(gateway)
+        dispatcher = AlertDispatcher(
+            notifiers=self.notifiers(),
+            router=AlertRouter(self.routing),
+            sessions=self.sessions,
+            clock=self.clock,
+            retry=RetryPolicy(max_attempts=2, sleep=lambda _seconds: None),
+        )
+        return EscalationDeps(
+            gateway=gateway,
+            sessions=self.sessions,
+            policy=self.policy,
+            clock=self.clock,
+            dispatcher=dispatcher,
+            instance_url=self.server.url,
+            holder=holder,
+        )
+
+    def run(self, *, dry_run: bool = False) -> EscalationReport:
+        return run_escalation(self.deps(), dry_run=dry_run)
+
+    def close(self) -> None:
+        for gateway in self.gateways:
+            gateway.close()
+
+
+@pytest.fixture
+def harness(
+    *,
+    local_org: OrgServer,
+    sf: Salesforce,
+    sessions: sessionmaker[DbSession],
+    smtp_server: SmtpCapture,
+    slack_server: WebhookCapture,
+    webhook_certs: OrgCertificates,
+) -> Iterator[EscalationHarness]:
+    """The org at T0 with the legal queue config/policy.yaml names, and everything else running."""
+    clock = FixedClock(T0)
+    local_org.org.clock.set(T0, frozen=True)
+    sf.Group.create(
+        {"Name": "Legal Collections", "DeveloperName": "Legal_Collections", "Type": "Queue"}
+    )
+    scenario = EscalationHarness(
+        local_org, sf, sessions, clock, smtp_server, slack_server, webhook_certs
+    )
+    try:
+        yield scenario
+    finally:
+        scenario.close()
+
+
+def days(count: float) -> timedelta:
+    return timedelta(days=count)
+
+
+def money(text: str) -> Decimal:
+    return Decimal(text)
