@@ -3,12 +3,16 @@ onto the Case and into the accounting system's notes; a rerun records nothing ne
 
 from __future__ import annotations
 
+import csv
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from sfsync.sources.aging_file import AgingFileSource
+from sfsync.sources.layouts import AgingFileLayout
 from sfsync.store import models
 from tests.writeback.conftest import START, World
 
@@ -131,3 +135,45 @@ def test_a_promise_edited_on_the_case_goes_back_to_pending(world: World) -> None
     assert (promise.amount, promise.promised_date) == (Decimal("900.00"), date(2026, 3, 25))
     assert promise.status.value == "pending"
     assert world.case(CASE)["Next_Action_Date__c"] == "2026-03-28"
+
+
+def test_an_aging_export_source_gets_its_notes_in_the_outcomes_file(
+    world: World, tmp_path: Path
+) -> None:
+    export = tmp_path / "aging.csv"
+    due = TODAY - timedelta(days=10)
+    with export.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ("Customer ID", "Customer Name", "Invoice Number", "Currency", "Original Amount",
+             "Open Balance", "Invoice Date", "Due Date", "Disputed", "Dispute Reason")
+        )  # fmt: skip
+        writer.writerow(
+            ("C1", "Acme Ltd", "INV-1", "USD", "900.00", "900.00",
+             (due - timedelta(days=30)).isoformat(), due.isoformat(), "", "")
+        )  # fmt: skip
+    source = AgingFileSource("erp", export, AgingFileLayout(), state_dir=tmp_path / "state")
+    world.source = source
+    world.account("C1", "Acme Ltd")
+    world.collect()
+    world.advance(hours=2)
+    world.complete(
+        f"{CASE}:day_7_call",
+        Collections_Outcome__c="Promise to Pay",
+        Promise_Date__c=(TODAY + timedelta(days=4)).isoformat(),
+        Promise_Amount__c=900,
+        Description="Cheque in the post",
+    )
+    world.advance(hours=1)
+
+    world.collect()
+    world.advance(hours=1)
+    world.collect()
+
+    with source.outcomes_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1
+    assert rows[0]["customer_id"] == "C1"
+    assert "USD 900.00 by 2026-03-20" in rows[0]["note"]
+    assert "Cheque in the post" in rows[0]["note"]
+    assert world.case(CASE)["Promise_Status__c"] == "Pending"
