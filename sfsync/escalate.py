@@ -48,7 +48,13 @@ from sfsync.alerts.delivery import AlertDispatcher, DeliveryOutcome, DeliveryRes
 from sfsync.alerts.model import StaleCaseAlert
 from sfsync.clock import Clock
 from sfsync.domain import Outcome, OutcomeKind, Priority, Promise, PromiseStatus
-from sfsync.errors import BudgetExhaustedError, ConfigError, PermanentError, RetryableError
+from sfsync.errors import (
+    BudgetExhaustedError,
+    ConfigError,
+    PermanentError,
+    RetryableError,
+    SfsyncError,
+)
 from sfsync.escalation import (
     CaseLedger,
     Escalation,
@@ -116,7 +122,15 @@ OPEN_CASES_SOQL = (
     f"SELECT {', '.join(CASE_FIELDS)} FROM Case "  # noqa: S608 - fixed names, no values
     "WHERE Collections_Key__c != null AND IsClosed = false ORDER BY Collections_Key__c"
 )
-USER_FIELDS = ("Id", "Name", "Username", "IsActive", "ManagerId", "Manager.Name")
+USER_FIELDS = (
+    "Id",
+    "Name",
+    "Username",
+    "IsActive",
+    "ManagerId",
+    "Manager.Name",
+    "Manager.IsActive",
+)
 TASK_KEY_FIELD = "Collections_Key__c"
 TASK_STATUS = "Not Started"
 TASK_PRIORITIES = {Priority.LOW: "Low", Priority.NORMAL: "Normal", Priority.HIGH: "High"}
@@ -308,7 +322,7 @@ def read_open_cases(gateway: SalesforceGateway, sessions: SessionFactory) -> _Op
                 owner_id=owner_id,
                 owner_name=_name(row.get("Owner")) or owner_id,
                 owner_active=bool(user.get("IsActive", True)) if user is not None else True,
-                manager_id=str(user["ManagerId"]) if user and user.get("ManagerId") else None,
+                manager_id=_active_manager(user),
                 manager_name=_name(user.get("Manager")) if user is not None else None,
                 is_closed=bool(row.get("IsClosed")),
                 is_escalated=bool(row.get("IsEscalated")),
@@ -388,6 +402,16 @@ def parse_salesforce_datetime(text: str) -> datetime:
     return moment
 
 
+def _active_manager(user: Mapping[str, Any] | None) -> str | None:
+    """The owner's manager, if the owner has one who still works here (else the fallback)."""
+    if user is None or not user.get("ManagerId"):
+        return None
+    manager = user.get("Manager")
+    if isinstance(manager, Mapping) and manager.get("IsActive") is False:
+        return None
+    return str(user["ManagerId"])
+
+
 def _is_user(owner_id: object) -> bool:
     return isinstance(owner_id, str) and owner_id.startswith(USER_PREFIX)
 
@@ -435,7 +459,9 @@ class _Applier:
                 self.report.stopped_budget = True
                 _log.warning("escalation_writes_stopped", reason="api_budget_reserve_reached")
                 return
-            except (PermanentError, RetryableError) as error:
+            except ConfigError:
+                raise
+            except SfsyncError as error:  # refused, in doubt or locked: the next run resumes
                 self._release(item, error)
 
     def _release(self, item: Escalation, error: Exception) -> None:

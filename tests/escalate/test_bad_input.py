@@ -174,3 +174,17 @@ def test_an_unknown_queue_is_a_config_error_naming_it(harness: EscalationHarness
 
     assert harness.case(case["Id"])["IsEscalated"] is False
     assert harness.tasks(case["Id"]) == []
+
+
+def test_a_manager_who_left_gets_no_task_the_fallback_queue_does(
+    harness: EscalationHarness,
+) -> None:
+    case = harness.seed_case(owner=RILEY)
+    harness.sf.User.update(harness.user_id(MORGAN), {"IsActive": False})
+    harness.at(T0 + days(15))
+
+    report = harness.run()
+
+    assert report.failed == []
+    assert harness.tasks(case["Id"])[0]["OwnerId"] == harness.queue_id("Collections_Managers")
+    assert [row.note for row in report.rows] == ["owner has no manager: Task to the fallback"]
