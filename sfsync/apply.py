@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sfsync.bulkstore import mark_tasks_sent
 from sfsync.domain import (
     AccountKey,
     AccountPlan,
@@ -41,13 +42,7 @@ from sfsync.errors import BudgetExhaustedError, ConfigError
 from sfsync.mappers.compile import CompiledMappings, RecordContext
 from sfsync.salesforce.ports import ItemResult, SalesforceGateway
 from sfsync.store.models import TaskState
-from sfsync.store.repositories import (
-    AccountLinkValues,
-    InvoiceLinkValues,
-    mark_sent,
-    plan_task,
-    replan_task,
-)
+from sfsync.store.repositories import AccountLinkValues, InvoiceLinkValues
 
 #: Dead-letter operations, as stored in ``dead_letters.operation``.
 UPSERT, CREATE, UPDATE = "upsert", "create", "update"
@@ -329,24 +324,28 @@ class Applier:
             self._send_tasks(pending[part], records[part])
 
     def _send_tasks(
-        self, pending: Sequence[tuple[AccountWork, TaskChange]], records: list[dict[str, Any]]
+        self, pending: list[tuple[AccountWork, TaskChange]], records: list[dict[str, Any]]
     ) -> None:
         """Ledger ``sent`` committed first, then one create call; outcomes for the final commit."""
         mapping = self._mappings.task
         with self._sessions() as session:
-            for item, task in pending:
-                ledger_key = task.case_key or item.plan.account.text
-                entry = plan_task(
-                    session,
-                    task_key=task.key,
-                    case_key=ledger_key,
-                    step=_step(task),
-                    at=self._now(),
-                )
-                if entry.state is TaskState.FAILED:
-                    replan_task(session, task.key, at=self._now())
-                mark_sent(session, task.key, at=self._now())
+            sent = mark_tasks_sent(
+                session,
+                [
+                    (task.key, task.case_key or item.plan.account.text, _step(task))
+                    for item, task in pending
+                ],
+                at=self._now(),
+            )
             session.commit()
+        held = [index for index, (_, task) in enumerate(pending) if task.key not in sent]
+        for index in reversed(held):  # another writer holds these keys: not ours to send
+            self.outcomes.skipped.append((pending[index][1].key, "the task ledger holds it"))
+            self.outcomes.add("skipped")
+            del pending[index]
+            del records[index]
+        if not records:
+            return
         try:
             results = self._gateway.create(mapping.sobject, records)
         except BudgetExhaustedError:

@@ -39,6 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sfsync.apply import AccountWork, Applier, Outcomes, SessionFactory
+from sfsync.bulkstore import mark_tasks_created, put_account_links
 from sfsync.cases import plan_customer
 from sfsync.clock import Clock
 from sfsync.domain import (
@@ -74,7 +75,6 @@ from sfsync.store.repositories import (
     mark_created,
     mark_failed,
     mark_unknown,
-    put_account_link,
     put_invoice_links,
     put_watermark_cursor,
     quarantine_row,
@@ -306,9 +306,9 @@ class _Cycle:
         """Plan again the accounts about to get a Task whose customer changed since the read."""
         watermark = self.watermark
         assert watermark is not None  # noqa: S101 - set by run() before any chunk
-        moment = watermark.updated_at or self.started
+        # Rows changed since this run started: what the first read may not have seen.
         latest = self.deps.source.read_changes(
-            Watermark(moment, self.as_of, watermark.snapshot), self.as_of, timedelta(0),
+            Watermark(self.started, self.as_of, watermark.snapshot), self.as_of, timedelta(0),
             lookahead=lookahead,
         )  # fmt: skip
         wanted = {plan.account.customer_id for plan in plans if _creates_task(plan)}
@@ -469,14 +469,12 @@ class _Cycle:
 
     def _write_outcomes(self, session: Session, outcomes: Outcomes, now: datetime) -> None:
         source = self.deps.source.name
-        for link in outcomes.links.values():
-            put_account_link(session, link, at=now)
+        put_account_links(session, list(outcomes.links.values()), at=now)
         for start in range(0, len(outcomes.invoice_links), _STORE_IN_CHUNK):
             put_invoice_links(
                 session, outcomes.invoice_links[start : start + _STORE_IN_CHUNK], at=now
             )
-        for key, task_id in outcomes.tasks_created:
-            mark_created(session, key, task_id, at=now)
+        mark_tasks_created(session, outcomes.tasks_created, at=now)
         for key, reason in outcomes.tasks_failed:
             mark_failed(session, key, reason, at=now)
         for key in outcomes.tasks_unknown:

@@ -15,9 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, insert
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import wait_none
 
@@ -253,3 +255,15 @@ def invoice_rows(world: SyncHarness) -> list[dict[str, Any]]:
         "SELECT Id, Invoice_Key__c, Account__c, Case__c, Balance__c, Days_Past_Due__c, Status__c "
         "FROM AR_Invoice__c ORDER BY Invoice_Key__c"
     )
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str, request: pytest.FixtureRequest) -> str:
+    """A fresh PostgreSQL database for one test."""
+    name = f"sync_{abs(hash(request.node.nodeid)) % 10**8}"
+    url = make_url(postgres_url)
+    admin = f"host={url.host} port={url.port} user={url.username} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name}")
+        connection.execute(f"CREATE DATABASE {name}")
+    return url.set(database=name).render_as_string(hide_password=False)

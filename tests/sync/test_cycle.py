@@ -7,9 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from sfsync.sandbox.server import OrgServer
 from sfsync.sources.base import SourceBatch, Watermark
@@ -178,18 +176,6 @@ def test_balance_is_rechecked_before_a_task_is_created(harness: SyncHarness) -> 
     assert report.counts["accounts_rechecked"] == 1
     assert task_rows(harness) == []
     assert case_rows(harness) == []
-
-
-@pytest.fixture
-def postgres_store(postgres_url: str, request: pytest.FixtureRequest) -> str:
-    """A fresh PostgreSQL database for one test."""
-    name = f"sync_{abs(hash(request.node.nodeid)) % 10**8}"
-    url = make_url(postgres_url)
-    admin = f"host={url.host} port={url.port} user={url.username} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name}")
-        connection.execute(f"CREATE DATABASE {name}")
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.mark.postgres
