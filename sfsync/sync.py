@@ -5,12 +5,13 @@
 1. **Recover** Tasks whose creation is in doubt (ledger rows left ``sent`` by a crash, or
    ``unknown`` after a dropped connection): one query by ``Collections_Key__c`` finds those that
    exist; the others are planned again. This is what makes a replay create no duplicate Task.
-2. **Read** the source since the stored watermark (minus the overlap, plus the due-date window),
-   streamed one customer at a time, and **plan** each customer against what the store says was
-   written (links, ledger, invoice hashes). Unchanged hashes give empty plans: an idle cycle
-   makes no Salesforce call at all.
+2. **Read** the source since the stored watermark (minus the overlap, plus the due-date window;
+   the first cycle of a day re-plans every open customer, since aging and the cadence move with
+   the calendar), streamed one customer at a time, and **plan** each customer against what the
+   store says was written (links, ledger, invoice hashes). Unchanged hashes give empty plans:
+   an idle cycle makes no Salesforce call at all.
 3. **Re-check** the balance of the accounts about to get a new Task: a second, cheap read of the
-   source for rows changed since the first read; an account touched meanwhile is planned again,
+   source for rows changed since the run started; an account touched meanwhile is planned again,
    so a Task is never created for a debt that was just paid.
 4. **Match** accounts by ``Accounting_Id__c`` (only those not linked yet); unmatched customers are
    listed and skipped, or created when ``sync.create_missing_accounts`` is on.
