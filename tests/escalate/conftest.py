@@ -16,6 +16,7 @@ import json
 import shutil
 import ssl
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,12 +26,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import SecretStr
 from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 from tenacity import wait_none
@@ -200,6 +203,44 @@ def sessions(store_template: Path, tmp_path: Path) -> Iterator[sessionmaker[DbSe
     """A migrated SQLite store of its own for each test."""
     shutil.copyfile(store_template, tmp_path / "store.db")
     engine = create_engine_from_url(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        yield create_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _postgres_database(server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on the session's server, dropped afterwards."""
+    parsed = make_url(server_url)
+    admin = f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres"
+    name = f"escalate_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+        try:
+            yield parsed.set(database=name).render_as_string(hide_password=False)
+        finally:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on SQLite and on PostgreSQL (migrate it yourself)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    yield from _postgres_database(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def any_sessions(empty_store_url: str) -> Iterator[sessionmaker[DbSession]]:
+    """Session factory on a migrated store of each dialect."""
+    upgrade_database(empty_store_url)
+    engine = create_engine_from_url(empty_store_url)
     try:
         yield create_session_factory(engine)
     finally:
