@@ -190,17 +190,19 @@ class EscalationReport:
 
 
 @dataclass(frozen=True)
-class _CaseExtras:
-    """What an alert needs beyond the plan's facts."""
+class CaseExtras:
+    """What an alert needs beyond the plan's facts: the owner's username, a queue owning it."""
 
     owner_username: str | None
     queue: str | None
 
 
 @dataclass(frozen=True)
-class _OpenCases:
+class OpenCases:
+    """The open collections Cases as plan facts, and per Case id what alerts add to them."""
+
     facts: list[OpenCaseFacts]
-    extras: dict[str, _CaseExtras]
+    extras: dict[str, CaseExtras]
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +238,7 @@ def run_escalation(deps: EscalationDeps, *, dry_run: bool) -> EscalationReport:
     return report
 
 
-def _plan(deps: EscalationDeps, cases: _OpenCases, now: datetime) -> EscalationPlan:
+def _plan(deps: EscalationDeps, cases: OpenCases, now: datetime) -> EscalationPlan:
     keys = sorted({facts.case_key for facts in cases.facts})
     with deps.sessions() as session:
         rows = escalations_for_cases(session, keys)
@@ -290,7 +292,7 @@ def _failures_text(failed: Sequence[tuple[str, str]]) -> str | None:
 # Reading the org and the store
 
 
-def read_open_cases(gateway: SalesforceGateway, sessions: SessionFactory) -> _OpenCases:
+def read_open_cases(gateway: SalesforceGateway, sessions: SessionFactory) -> OpenCases:
     """The open collections Cases as plan facts, with their owners and ledgers."""
     rows = list(gateway.query(OPEN_CASES_SOQL))
     user_ids = sorted({str(row["OwnerId"]) for row in rows if _is_user(row.get("OwnerId"))})
@@ -302,7 +304,7 @@ def read_open_cases(gateway: SalesforceGateway, sessions: SessionFactory) -> _Op
     with sessions() as session:
         ledgers = _store_ledgers(session, keys)
     facts: list[OpenCaseFacts] = []
-    extras: dict[str, _CaseExtras] = {}
+    extras: dict[str, CaseExtras] = {}
     for row in rows:
         case_id = str(row["Id"])
         key = str(row["Collections_Key__c"])
@@ -329,11 +331,11 @@ def read_open_cases(gateway: SalesforceGateway, sessions: SessionFactory) -> _Op
                 ledger=CaseLedger(attempts, promises, disputes.get(case_id, 0)),
             )
         )
-        extras[case_id] = _CaseExtras(
+        extras[case_id] = CaseExtras(
             owner_username=str(user["Username"]) if user and user.get("Username") else None,
             queue=None if _is_user(owner_id) else _name(row.get("Owner")),
         )
-    return _OpenCases(facts, extras)
+    return OpenCases(facts, extras)
 
 
 def _open_disputes(gateway: SalesforceGateway, case_ids: Sequence[str]) -> dict[str, int]:
@@ -439,7 +441,7 @@ class _Applier:
     """Applies one plan, key by key, recording everything in the report."""
 
     def __init__(
-        self, deps: EscalationDeps, extras: Mapping[str, _CaseExtras], report: EscalationReport
+        self, deps: EscalationDeps, extras: Mapping[str, CaseExtras], report: EscalationReport
     ) -> None:
         self.deps = deps
         self.extras = extras
@@ -702,7 +704,7 @@ def resolve_owners(gateway: SalesforceGateway, owners: Iterable[TaskOwner]) -> d
 # Alerts
 
 
-def stale_alert(item: Escalation, extras: _CaseExtras | None, instance_url: str) -> StaleCaseAlert:
+def stale_alert(item: Escalation, extras: CaseExtras | None, instance_url: str) -> StaleCaseAlert:
     """The alert for one escalation, with what only the org knows added to the plan's fields."""
     alert = item.alert
     return StaleCaseAlert(
