@@ -15,20 +15,21 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from sfsync.cases import plan_customer
+from sfsync.cases import DISPUTE_CASE_SUFFIX, plan_customer
 from sfsync.domain import (
     AccountPlan,
     CaseAction,
@@ -229,24 +230,29 @@ def load_policy(path: Path) -> Policy:
     return Policy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-def run_demo(config: Path | None, console: Console | None = None) -> int:
-    """Plan the demo ledger against empty state and print what would change; the exit code."""
-    out = console or Console()
+def _read_policy(config: Path | None, out: Console) -> tuple[Policy | None, Path]:
+    """The demo's policy, or ``None`` after printing why it cannot be used."""
     sfsync_yaml = config or Path(os.environ.get("SFSYNC_CONFIG", "config/sfsync.yaml"))
     policy_path = sfsync_yaml.parent / "policy.yaml"
     try:
-        policy = load_policy(policy_path)
+        return load_policy(policy_path), policy_path
     except OSError as error:
         out.print(f"[red]cannot read {policy_path}: {error.strerror}[/red]")
-        return 2
     except yaml.YAMLError as error:
         out.print(f"[red]{policy_path} is not valid YAML: {error}[/red]")
-        return 2
     except ValidationError as error:
         out.print(f"[red]{policy_path} is invalid:[/red]")
         for item in error.errors():
             where = ".".join(str(part) for part in item["loc"])
             out.print(f"  {where}: {item['msg']}")
+    return None, policy_path
+
+
+def preview_demo(config: Path | None, console: Console | None = None) -> int:
+    """Plan the demo ledger against empty state and print what would change; the exit code."""
+    out = console or Console()
+    policy, policy_path = _read_policy(config, out)
+    if policy is None:
         return 2
     plans: list[AccountPlan] = []
     skipped: list[SkippedRecord] = []
@@ -357,4 +363,476 @@ def _account_table(plan: AccountPlan) -> Table:
     return table
 
 
-__all__ = ["DEMO_DATE", "DemoCustomer", "generate_ledger", "load_policy", "run_demo"]
+# --- make demo: the whole product against the local org ------------------------------------------
+
+#: Where ``make demo`` keeps the local org and its own state (both reset at every start).
+DEMO_ORG_DIR = Path("var/demo-org")
+DEMO_WORK_DIR = Path("var/demo")
+#: Customers left without a Salesforce Account, to show the unmatched list.
+DEMO_UNMATCHED = 2
+#: Days the demo moves the org clock and the ledger forward between the two runs.
+DEMO_DAYS_LATER = 10
+_PROMISE_DAYS = 5
+_API_VERSION = "62.0"
+
+
+@dataclass
+class _Story:
+    """What the demo did, to print at the end."""
+
+    rows: list[tuple[str, str, str]]
+    picks: dict[str, str]
+
+    def add(self, when: str, who: str, what: str) -> None:
+        self.rows.append((when, who, what))
+
+
+def run_demo(
+    config: Path | None,
+    console: Console | None = None,
+    *,
+    org_dir: Path = DEMO_ORG_DIR,
+    work_dir: Path = DEMO_WORK_DIR,
+    customers: int = DEMO_CUSTOMERS,
+) -> int:
+    """``make demo``: the embedded default end to end, on the local org; the exit code.
+
+    Starts the local org (data under ``org_dir``, reset first so the demo can be run again),
+    builds the demo ledger, seeds Accounts for all but :data:`DEMO_UNMATCHED` customers, runs a
+    cycle, lets reps log outcomes in the org (a promise that will be kept, one that will be
+    broken, a voicemail, a dispute naming an invoice), runs the writeback and a cycle, moves the
+    org clock and the ledger :data:`DEMO_DAYS_LATER` days forward (payments arrive), runs again,
+    and prints the story and how to look at the org afterwards.
+    """
+    out = console or Console()
+    policy, _ = _read_policy(config, out)
+    if policy is None:
+        return 2
+    config_dir = (config or Path(os.environ.get("SFSYNC_CONFIG", "config/sfsync.yaml"))).parent
+    for directory in (org_dir, work_dir):
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+    from sfsync.sandbox.server import start_local_org  # noqa: PLC0415 - heavy, on demand
+
+    server = start_local_org(org_dir, port=0)
+    try:
+        _tell(out, server, policy, config_dir, work_dir, customers)
+    finally:
+        server.stop()
+    _how_to_look(out, org_dir)
+    return 0
+
+
+def _tell(  # noqa: PLR0917 - one call, from run_demo
+    out: Console, server: Any, policy: Policy, config_dir: Path, work_dir: Path, customers: int
+) -> None:
+    """Run the story against ``server`` and print it."""
+    from sqlalchemy import select  # noqa: PLC0415 - heavy imports, on demand
+
+    from sfsync.clock import FixedClock  # noqa: PLC0415
+    from sfsync.runner import compile_for_org  # noqa: PLC0415
+    from sfsync.settings import Settings  # noqa: PLC0415
+    from sfsync.sources.demo import (  # noqa: PLC0415
+        DEMO_LAYOUT,
+        build_demo_ledger,
+        customers_table,
+    )
+    from sfsync.sources.sql import SqlSource, create_source_engine  # noqa: PLC0415
+    from sfsync.store.db import (  # noqa: PLC0415
+        create_engine_from_url,
+        create_session_factory,
+        upgrade_database,
+    )
+    from sfsync.sync import CycleDeps  # noqa: PLC0415
+
+    start = datetime.combine(DEMO_DATE, time(8), UTC)
+    clock = FixedClock(start)
+    server.org.clock.set(start, frozen=True)
+    store_url = f"sqlite:///{work_dir / 'sfsync.db'}"
+    upgrade_database(store_url)
+    store = create_engine_from_url(store_url)
+    ledger_path = build_demo_ledger(work_dir / "demo-ledger.sqlite", customers=customers)
+    ledger_engine = create_source_engine(f"sqlite:///{ledger_path}")
+    gateway = _demo_gateway(server, clock)
+    try:
+        with ledger_engine.connect() as connection:
+            names = dict(
+                connection.execute(select(customers_table.c.id, customers_table.c.name)).all()
+            )
+        unmatched = _seed_accounts(gateway, names)
+        deps = CycleDeps(
+            source=SqlSource(DEMO_SOURCE, ledger_engine, DEMO_LAYOUT, clock),
+            gateway=gateway,
+            sessions=create_session_factory(store),
+            mappings=compile_for_org(config_dir / "mappings.yaml", gateway),
+            policy=policy,
+            clock=clock,
+            settings=Settings(),
+        )
+        world = _DemoWorld(out, server, clock, deps, ledger_engine, _Story([], {}))
+        world.first_day(names, unmatched)
+        world.days_later()
+    finally:
+        gateway.close()
+        ledger_engine.dispose()
+        store.dispose()
+
+
+@dataclass
+class _DemoWorld:
+    """The demo's org, clock, cycle dependencies and ledger, moved through the story."""
+
+    out: Console
+    server: Any
+    clock: Any
+    deps: Any
+    ledger_engine: Any
+    story: _Story
+
+    def move(self, **delta: int) -> None:
+        """Move sfsync's clock and the org's clock together."""
+        self.clock.advance(timedelta(**delta))
+        self.server.org.clock.set(self.clock.now(), frozen=True)
+
+    def day(self) -> str:
+        return f"day {(self.clock.now().date() - DEMO_DATE).days + 1}"
+
+    def first_day(self, names: Mapping[str, str], unmatched: list[str]) -> None:
+        """Sync, reps call, the admin links the missing Accounts, writeback and sync."""
+        from sfsync.writeback import run_collections  # noqa: PLC0415 - heavy, on demand
+
+        out, story = self.out, self.story
+        out.print(f"[bold]sfsync demo[/bold]: {len(names)} customers, local org {self.server.url}")
+        out.print(f"\n[bold]Day 1 ({DEMO_DATE.isoformat()}) 08:00[/bold]: first sync")
+        first = run_collections(self.deps)
+        out.print(_cycle_table("First sync", first.cycle.counts, first.cycle.calls.total))
+        out.print(_unmatched_table(first.cycle.unmatched, unmatched))
+        opened = first.cycle.counts.get("cases_opened", 0)
+        story.add("day 1", "sfsync", f"opened {opened} collections Cases with their Tasks")
+        disputes = first.dispute_cases.get("opened", 0)
+        story.add("day 1", "sfsync", f"opened {disputes} dispute Cases (disputed in the books)")
+        story.add("day 1", "sfsync", f"listed {len(first.cycle.unmatched)} unmatched customers")
+        self.move(hours=3)
+        _act_as_reps(self.server, self.deps.gateway, story)
+        self.move(minutes=30)
+        _link_missing(self.deps.gateway, names, unmatched)
+        story.add("day 1", "admin", f"created Accounts for {', '.join(unmatched)}")
+        self.move(minutes=30)
+        out.print("\n[bold]Day 1 12:00[/bold]: writeback and sync after the reps' calls")
+        second = run_collections(self.deps)
+        out.print(_writeback_table("Writeback", second.writeback.counts))
+        out.print(_cycle_table("Sync after the writeback", second.cycle.counts, None))
+        cases = second.dispute_cases.get("opened", 0)
+        story.add("day 1", "sfsync", "2 promises pending: their cadence pauses")
+        story.add("day 1", "sfsync", f"opened {cases} dispute Case for the invoice the rep named")
+
+    def days_later(self) -> None:
+        """A payment arrives before the promise date; the other promise lapses."""
+        from simple_salesforce.format import format_soql  # noqa: PLC0415 - heavy, on demand
+
+        from sfsync.sources.demo import DemoLedger  # noqa: PLC0415
+        from sfsync.writeback import run_collections  # noqa: PLC0415
+
+        story = self.story
+        self.move(days=_PROMISE_DAYS - 1)
+        books = DemoLedger(self.ledger_engine, self.clock)
+        kept = story.picks["kept"]
+        paid = _open_balance(self.ledger_engine, kept)
+        books.record_payment(kept, paid)
+        story.add(self.day(), "accounting", f"{kept} paid USD {paid:,.2f}: everything it owed")
+        self.move(days=DEMO_DAYS_LATER - _PROMISE_DAYS + 1)
+        self.out.print(
+            f"\n[bold]{self.day().capitalize()} ({self.clock.now().date().isoformat()})"
+            "[/bold]: the promises are judged"
+        )
+        third = run_collections(self.deps)
+        for key, verdict in third.verdicts:
+            customer = key.split(":")[1]
+            story.add(self.day(), "sfsync", f"{customer}: promise {verdict.value}")
+        for task in self.deps.gateway.query(
+            format_soql(
+                "SELECT Subject, Priority FROM Task WHERE Collections_Key__c LIKE {}",
+                story.picks["broken_case"] + ":promise-%",
+            )
+        ):
+            story.add(
+                self.day(), "sfsync", f"follow-up Task ({task['Priority']}): {task['Subject']}"
+            )
+        self.out.print(_cycle_table(f"Sync on {self.day()}", third.cycle.counts, None))
+        self.out.print(_story_table(story))
+        self.out.print(_cases_table(self.deps.gateway, story))
+        self.out.print(_notes_table(books, story))
+
+
+def _link_missing(gateway: Any, names: Mapping[str, str], customers: list[str]) -> None:
+    """The admin creates the Accounts the first sync listed as unmatched."""
+    records = [{"Name": names[ident], "Accounting_Id__c": ident} for ident in customers]
+    gateway.upsert("Account", records, external_id_field="Accounting_Id__c")
+
+
+def _demo_gateway(server: Any, clock: Any) -> Any:
+    """The sync's gateway, logged in to the local org by client credentials."""
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    from sfsync.salesforce.client import connect  # noqa: PLC0415
+    from sfsync.settings import Settings  # noqa: PLC0415
+
+    config = server.org.config
+    settings = Settings().salesforce.model_copy(
+        update={
+            "auth": "client_credentials",
+            "login_url": server.url,
+            "client_id": config.client_id,
+            "client_secret": SecretStr(config.client_secret),
+            "ca_bundle": Path(server.ca_path),
+            "api_version": _API_VERSION,
+        }
+    )
+    return connect(settings, clock)
+
+
+def _rep_client(server: Any) -> Any:
+    """A rep's simple-salesforce client over HTTPS (a new login: the org clock moved)."""
+    from simple_salesforce.api import Salesforce  # noqa: PLC0415
+
+    from sfsync.sandbox.client import LocalOrgSession  # noqa: PLC0415
+
+    config = server.org.config
+    return Salesforce(
+        consumer_key=config.client_id,
+        consumer_secret=config.client_secret,
+        domain="localorg.my",
+        session=LocalOrgSession(server.url, server.ca_path),
+        version=_API_VERSION,
+    )
+
+
+def _seed_accounts(gateway: Any, names: Mapping[str, str]) -> list[str]:
+    """Accounts for every customer but the last :data:`DEMO_UNMATCHED`; returns those left out."""
+    ids = sorted(names)
+    left_out = ids[-DEMO_UNMATCHED:]
+    records = [
+        {"Name": names[ident], "Accounting_Id__c": ident} for ident in ids if ident not in left_out
+    ]
+    results = gateway.upsert("Account", records, external_id_field="Accounting_Id__c")
+    refused = [result for result in results if not result.ok]
+    if refused:
+        raise SkippedRecord("Account", f"{len(refused)} demo Accounts refused: {refused[0]}")
+    return left_out
+
+
+def _act_as_reps(server: Any, gateway: Any, story: _Story) -> None:
+    """Reps complete four Tasks in the org with outcomes, through simple-salesforce."""
+    cases = list(
+        gateway.query(
+            "SELECT Id, Collections_Key__c, Past_Due_Amount__c FROM Case "
+            "WHERE IsClosed = false AND Collections_Currency__c = 'USD' "
+            "ORDER BY Collections_Key__c"
+        )
+    )
+    tasks = {
+        str(row["WhatId"]): row
+        for row in gateway.query_in(
+            "Task",
+            ["Id", "WhatId", "Collections_Key__c"],
+            "WhatId",
+            [row["Id"] for row in cases],
+            extra_where="IsClosed = false",
+        )
+    }
+    with_task = [case for case in cases if case["Id"] in tasks]
+    roles = ("kept", "broken", "voicemail", "dispute")
+    if len(with_task) < len(roles):
+        raise SkippedRecord("demo", "the demo ledger has too few open Cases with a Task")
+    rep = _rep_client(server)
+    promise_day = (DEMO_DATE + timedelta(days=_PROMISE_DAYS)).isoformat()
+    for role, case in zip(roles, with_task, strict=False):
+        customer = str(case["Collections_Key__c"]).split(":")[1]
+        story.picks[role] = customer
+        story.picks[f"{role}_case"] = str(case["Collections_Key__c"])
+        task = tasks[case["Id"]]
+        fields: dict[str, object] = {"Status": "Completed"}
+        if role in {"kept", "broken"}:
+            amount = float(case["Past_Due_Amount__c"])
+            fields |= {
+                "Collections_Outcome__c": "Promise to Pay",
+                "Promise_Date__c": promise_day,
+                "Promise_Amount__c": amount,
+                "Description": "Customer promised to pay the past-due balance",
+            }
+            what = f"promise to pay USD {amount:,.2f} by {promise_day}"
+        elif role == "voicemail":
+            fields |= {"Collections_Outcome__c": "Left Voicemail", "Description": "No reply"}
+            what = "left a voicemail"
+        else:
+            number = _an_invoice_number(gateway, str(case["Id"]))
+            fields |= {
+                "Collections_Outcome__c": "Disputed",
+                "Description": f"Customer disputes {number}: goods arrived damaged",
+            }
+            what = f"disputed invoice {number}"
+        rep.Task.update(task["Id"], fields)
+        story.add("day 1", "rep", f"{customer}: {what}")
+
+
+def _an_invoice_number(gateway: Any, case_id: str) -> str:
+    rows = list(
+        gateway.query_in(
+            "AR_Invoice__c",
+            ["Invoice_Number__c", "Due_Date__c"],
+            "Case__c",
+            [case_id],
+            extra_where="Disputed__c = false AND Balance__c > 0",
+        )
+    )
+    rows.sort(key=lambda row: (str(row["Due_Date__c"]), str(row["Invoice_Number__c"])))
+    return str(rows[-1]["Invoice_Number__c"])
+
+
+def _open_balance(engine: Any, customer: str) -> Decimal:
+    """Everything the customer still owes in its first currency (undisputed), to pay it off."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from sfsync.sources.demo import invoices_table  # noqa: PLC0415
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(invoices_table.c.balance, invoices_table.c.currency)
+            .where(
+                invoices_table.c.customer_id == customer,
+                invoices_table.c.status == "open",
+                invoices_table.c.disputed.is_not(True),
+            )
+            .order_by(invoices_table.c.due_date)
+        ).all()
+    currency = rows[0].currency
+    return sum((Decimal(row.balance) for row in rows if row.currency == currency), Decimal(0))
+
+
+def _cycle_table(title: str, counts: Mapping[str, int], calls: int | None) -> Table:
+    table = Table(title=title)
+    table.add_column("What")
+    table.add_column("Count", justify="right")
+    for name in ("accounts_read", "cases_opened", "cases_updated", "cases_closed",
+                 "tasks_created", "tasks_closed", "invoices_upserted", "unmatched"):  # fmt: skip
+        table.add_row(name.replace("_", " "), str(counts.get(name, 0)))
+    if calls is not None:
+        table.add_row("Salesforce API calls", str(calls))
+    return table
+
+
+def _writeback_table(title: str, counts: Mapping[str, int]) -> Table:
+    table = Table(title=title)
+    table.add_column("What")
+    table.add_column("Count", justify="right")
+    for name in ("tasks_read", "outcomes_recorded", "promises_recorded", "disputes_recorded",
+                 "notes_written"):  # fmt: skip
+        table.add_row(name.replace("_", " "), str(counts.get(name, 0)))
+    return table
+
+
+def _unmatched_table(unmatched: tuple[str, ...], left_out: list[str]) -> Table:
+    table = Table(title="Customers with no Salesforce Account (listed, never guessed)")
+    table.add_column("Customer")
+    table.add_column("Fix")
+    for customer in sorted(set(unmatched) | set(left_out)):
+        table.add_row(customer, f"create an Account with Accounting_Id__c = {customer}")
+    return table
+
+
+def _story_table(story: _Story) -> Table:
+    table = Table(title="What happened")
+    for column in ("When", "Who", "What"):
+        table.add_column(column)
+    for row in story.rows:
+        table.add_row(*row)
+    return table
+
+
+_ROLES = (
+    ("kept", "promise kept, paid in full"),
+    ("broken", "promise broken"),
+    ("voicemail", "left voicemail"),
+    ("dispute", "invoice disputed"),
+)
+
+
+def _cases_table(gateway: Any, story: _Story) -> Table:
+    from simple_salesforce.format import format_soql  # noqa: PLC0415
+
+    labels = {story.picks[f"{role}_case"]: label for role, label in _ROLES}
+    dispute = story.picks["dispute_case"] + DISPUTE_CASE_SUFFIX
+    labels[dispute] = "dispute Case (Disputes queue)"
+    rows = {
+        str(row["Collections_Key__c"]): row
+        for row in gateway.query(
+            format_soql(
+                "SELECT Id, Collections_Key__c, Status, Priority, Past_Due_Amount__c, "
+                "Disputed_Amount__c, Promise_Status__c, Next_Action_Date__c "
+                "FROM Case WHERE Collections_Key__c IN {}",
+                list(labels),
+            )
+        )
+    }
+    table = Table(title="The Cases the reps worked, in Salesforce now")
+    for column in ("Case", "What", "Status", "Priority", "Past due", "Disputed", "Promise",
+                   "Next action"):  # fmt: skip
+        table.add_column(column)
+    for key, label in labels.items():
+        row = rows.get(key)
+        if row is None:
+            continue
+        past_due = row["Past_Due_Amount__c"]
+        table.add_row(
+            key.removeprefix(f"{DEMO_SOURCE}:"),
+            label,
+            str(row["Status"]),
+            str(row["Priority"]),
+            "-" if key == dispute else f"{past_due or 0:,.2f}",
+            f"{row['Disputed_Amount__c'] or 0:,.2f}",
+            str(row["Promise_Status__c"] or "-"),
+            str(row["Next_Action_Date__c"] or "-"),
+        )
+    return table
+
+
+def _notes_table(books: Any, story: _Story) -> Table:
+    table = Table(title="Notes written back to the accounting system (collection_notes)")
+    table.add_column("Customer")
+    table.add_column("Note")
+    for role, _ in _ROLES:
+        customer = story.picks[role]
+        for note in books.notes(customer):
+            table.add_row(customer, note)
+    return table
+
+
+#: Queries to paste into any client once the org is served again.
+EXAMPLE_QUERIES = (
+    (
+        "SELECT Collections_Key__c, Status, Priority, Past_Due_Amount__c, Promise_Status__c "
+        "FROM Case ORDER BY Collections_Key__c"
+    ),
+    (
+        "SELECT Collections_Key__c, Subject, Status, Collections_Outcome__c FROM Task "
+        "WHERE IsClosed = true"
+    ),
+    (
+        "SELECT Collections_Key__c, Subject, Owner.Name, Parent.Collections_Key__c FROM Case "
+        "WHERE Collections_Key__c LIKE '%:dispute'"
+    ),
+)
+
+
+def _how_to_look(out: Console, org_dir: Path) -> None:
+    out.print(
+        "\n[bold]Look at it yourself[/bold] (the org keeps its data in "
+        f"{org_dir}; its clock follows real time after a restart):\n"
+        f"  sfsync sandbox serve --data {org_dir} --port 8443\n"
+        f"  CA certificate: {org_dir / 'ca.pem'}   credentials: {org_dir / 'org.json'} "
+        "(client_id, client_secret; local demo values only)\n"
+        "  Example queries (simple-salesforce, or any REST client trusting the CA):"
+    )
+    for query in EXAMPLE_QUERIES:
+        out.print(f"    {query}", markup=False)

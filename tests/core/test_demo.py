@@ -9,7 +9,7 @@ from rich.console import Console
 
 from bench.plan import run as run_plan_benchmark
 from sfsync.cases import plan_customer
-from sfsync.demo import DEMO_DATE, DEMO_SOURCE, generate_ledger, load_policy, run_demo
+from sfsync.demo import DEMO_DATE, DEMO_SOURCE, generate_ledger, load_policy, preview_demo
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
@@ -22,7 +22,7 @@ def _console() -> tuple[Console, io.StringIO]:
 def test_the_demo_prints_the_summary_totals_skipped_rows_and_a_sample_account() -> None:
     console, buffer = _console()
 
-    code = run_demo(CONFIG_DIR / "sfsync.yaml", console)
+    code = preview_demo(CONFIG_DIR / "sfsync.yaml", console)
 
     text = buffer.getvalue()
     assert code == 0
@@ -41,15 +41,15 @@ def test_the_demo_prints_the_summary_totals_skipped_rows_and_a_sample_account() 
 
 def test_the_demo_refuses_a_missing_or_invalid_policy_with_the_reason(tmp_path: Path) -> None:
     console, buffer = _console()
-    missing = run_demo(tmp_path / "sfsync.yaml", console)
+    missing = preview_demo(tmp_path / "sfsync.yaml", console)
     (tmp_path / "policy.yaml").write_text(
         "cadence:\n  steps: []\n  min_balance: -1\n", encoding="utf-8"
     )
-    invalid = run_demo(tmp_path / "sfsync.yaml", console)
+    invalid = preview_demo(tmp_path / "sfsync.yaml", console)
 
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "policy.yaml").write_text("cadence: [\n", encoding="utf-8")
-    broken = run_demo(tmp_path / "broken" / "sfsync.yaml", console)
+    broken = preview_demo(tmp_path / "broken" / "sfsync.yaml", console)
 
     text = buffer.getvalue()
     assert (missing, invalid, broken) == (2, 2, 2)
