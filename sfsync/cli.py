@@ -376,6 +376,53 @@ def dlq_retry(
 # --- end of sync block ---------------------------------------------------------------------------
 
 
+# --- writeback: outcomes, promises and disputes from reps (sfsync.writeback) --------------------
+
+
+@app.command("writeback")
+def writeback(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Read back once, sync once, and exit.")
+    ] = False,
+    interval: Annotated[
+        int | None,
+        typer.Option(
+            "--interval", min=1, help="Seconds between runs (default: sync.interval_seconds)."
+        ),
+    ] = None,
+) -> None:
+    """Read back what reps logged in Salesforce (outcomes, promises, disputes), then sync."""
+    from sfsync.clock import SystemClock  # noqa: PLC0415 - keep start-up light
+    from sfsync.runner import StopFlag, open_cycle  # noqa: PLC0415
+    from sfsync.settings import resolve_config_path  # noqa: PLC0415
+    from sfsync.writeback import print_collections, run_collections  # noqa: PLC0415
+
+    settings = load_command_settings(ctx, config)
+    with open_cycle(
+        settings, resolve_config_path(config), SystemClock(), _gateway_factory(settings)
+    ) as deps:
+        if once:
+            report = run_collections(deps)
+            print_collections(report)
+            raise typer.Exit(0 if report.cycle.status == "succeeded" else 1)
+        stop = StopFlag()
+        stop.install()
+        while not stop.event.is_set():
+            try:
+                print_collections(run_collections(deps))
+            except ConfigError:
+                raise
+            except Exception as error:  # noqa: BLE001 - reported; the next run retries
+                typer.echo(f"writeback failed: {redact_value(str(error))}", err=True)
+            if stop.wait(interval or settings.sync.interval_seconds):
+                break
+
+
+# --- end of writeback block ----------------------------------------------------------------------
+
+
 # --- escalate: stale-case escalation and manager alerts (sfsync.escalate) -----------------------
 
 

@@ -31,6 +31,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
 from simple_salesforce.format import format_soql
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,6 +73,7 @@ from sfsync.store.repositories import (
 )
 from sfsync.store.repositories import judge_promise as record_verdict
 from sfsync.sync import CycleDeps, CycleReport, ProgressCallback, run_cycle
+from sfsync.syncview import print_report
 
 _log = get_logger(__name__)
 
@@ -479,6 +482,34 @@ def run_collections(
     return CollectionsReport(writeback, cycle, list(overlay.verdicts), cases)
 
 
+def print_collections(report: CollectionsReport, console: Console | None = None) -> None:
+    """The writeback's counts, the promises judged, the dispute Cases, then the cycle's table."""
+    out = console or Console(highlight=False)
+    table = Table(title=f"writeback run {report.writeback.run_id}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name in _WRITEBACK_COUNTS:
+        table.add_row(name.replace("_", " "), str(report.writeback.counts.get(name, 0)))
+    for status in (PromiseStatus.KEPT, PromiseStatus.PARTIALLY_KEPT, PromiseStatus.BROKEN):
+        judged = sum(1 for _, verdict in report.verdicts if verdict is status)
+        table.add_row(f"promises {status.value.replace('_', ' ')}", str(judged))
+    for action, count in report.dispute_cases.items():
+        table.add_row(f"dispute Cases {action}", str(count))
+    out.print(table)
+    print_report(report.cycle, out)
+
+
+#: The writeback counts shown by ``sfsync writeback``, in display order.
+_WRITEBACK_COUNTS = (
+    "tasks_read",
+    "outcomes_recorded",
+    "promises_recorded",
+    "disputes_recorded",
+    "disputes_without_invoice",
+    "notes_written",
+)
+
+
 class ReadBackSource:
     """The accounting source seen through what reps did (an :class:`InvoiceSource`).
 
@@ -765,6 +796,7 @@ __all__ = [
     "ReadBackSource",
     "WritebackError",
     "WritebackReport",
+    "print_collections",
     "run_collections",
     "run_writeback",
 ]
