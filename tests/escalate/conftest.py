@@ -43,6 +43,7 @@ from sfsync.alerts.delivery import AlertDispatcher, RetryPolicy
 from sfsync.alerts.email import EmailNotifier
 from sfsync.alerts.routing import AlertRouter, AlertRouting
 from sfsync.alerts.slack import SlackNotifier
+from sfsync.alerts.teams import TeamsNotifier
 from sfsync.clock import FixedClock, SystemClock
 from sfsync.demo import load_policy
 from sfsync.escalate import EscalationDeps, EscalationReport, run_escalation
@@ -280,6 +281,8 @@ class EscalationHarness:
     policy: EscalationPolicy = field(default_factory=config_policy)
     routing: AlertRouting = ROUTING
     smtp_port: int | None = None
+    slack_url: str | None = None
+    teams_url: str | None = None
     gateways: list[SimpleSalesforceGateway] = field(default_factory=list)
     accounts: int = 0
 
@@ -372,10 +375,15 @@ class EscalationHarness:
                 starttls=False,
             ),
             SlackNotifier(
-                SecretStr(f"{self.slack.base_url}/services/T000/B000/XXXX"),
+                SecretStr(self.slack_url or f"{self.slack.base_url}/services/T000/B000/XXXX"),
                 connect_timeout=5.0,
                 read_timeout=5.0,
                 ca_bundle=self.certs.ca_cert,
+            ),
+            *(
+                [TeamsNotifier(SecretStr(self.teams_url), connect_timeout=5.0, read_timeout=5.0)]
+                if self.teams_url is not None
+                else []
             ),
         ]
 
