@@ -466,6 +466,85 @@ def escalate(
 # --- end of escalate block -----------------------------------------------------------------------
 
 
+# --- distributed mode: worker, beat, status (sfsync.jobs) ----------------------------------------
+
+
+@app.command("worker")
+def worker(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-n", min=1, help="Pool processes (one task each).")
+    ] = 2,
+    name: Annotated[
+        str, typer.Option("--name", help="Worker name, unique per host (celery's --hostname).")
+    ] = "sfsync@%h",
+) -> None:
+    """Run a Celery worker for the sync jobs (needs redis.url and a PostgreSQL store)."""
+    settings = load_command_settings(ctx, config)
+    _export_config_path(config)
+    from sfsync.jobs import app as celery_app  # noqa: PLC0415 - heavy, on demand
+
+    del settings  # validated above: a bad configuration stops here with the problem list
+    celery_app.worker_main(
+        [
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={concurrency}",
+            f"--hostname={name}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@app.command("beat")
+def beat(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    schedule_file: Annotated[
+        Path, typer.Option("--schedule-file", help="Where beat keeps its last-run times.")
+    ] = Path("var/celerybeat-schedule"),
+) -> None:
+    """Run the scheduler (one is enough; a second one sends duplicates the store ignores)."""
+    load_command_settings(ctx, config)
+    _export_config_path(config)
+    from sfsync.jobs import app as celery_app  # noqa: PLC0415 - heavy, on demand
+
+    schedule_file.parent.mkdir(parents=True, exist_ok=True)
+    celery_app.start(["beat", f"--schedule={schedule_file}"])
+
+
+@app.command("status")
+def status(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Last runs per kind, queue depth, open dead letters, API budget left, alert problems."""
+    from sfsync.clock import SystemClock  # noqa: PLC0415 - keep start-up light
+    from sfsync.jobs.status import collect_status, render_status  # noqa: PLC0415
+    from sfsync.store.db import create_engine_from_url, create_session_factory  # noqa: PLC0415
+
+    settings = load_command_settings(ctx, config)
+    engine = create_engine_from_url(settings.store.url)
+    try:
+        with create_session_factory(engine)() as session:
+            report = collect_status(session, settings.redis.url, SystemClock().now())
+    finally:
+        engine.dispose()
+    for line in render_status(report):
+        typer.echo(line)
+
+
+def _export_config_path(config: Path | None) -> None:
+    """Celery loads the settings again in each process: point it at the same sfsync.yaml."""
+    import os  # noqa: PLC0415
+
+    from sfsync.settings import CONFIG_PATH_ENV, resolve_config_path  # noqa: PLC0415
+
+    os.environ[CONFIG_PATH_ENV] = str(resolve_config_path(config))
+
+
+# --- end of distributed-mode block ---------------------------------------------------------------
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.postgres",
     "tests.fixtures.org",
+    "tests.fixtures.redis",
 ]

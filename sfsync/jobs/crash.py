@@ -1,0 +1,112 @@
+"""Test-only crash points: a worker kills itself with SIGKILL at a named boundary, once.
+
+This exists so the test suite can prove the crash-safety claims with real ``kill -9``s at the
+exact boundaries that matter: ``before_call`` (a Salesforce write is about to be sent),
+``after_call`` (Salesforce answered, nothing committed yet) and ``after_commit`` (the task's work is
+committed, the message not yet acknowledged).
+
+It does nothing unless the environment variable ``SFSYNC_TEST_CRASHPOINTS`` names a directory,
+and even then it only fires when the test has *armed* a point by creating the file
+``<dir>/<name>``: the first process to delete that file kills itself, so each arming costs
+exactly one crash, and the replacement process does not crash again. Never set the variable in
+production.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sfsync.salesforce.ports import ApiUsage, CallCounts, ItemResult, Record, SalesforceGateway
+
+CRASHPOINTS_ENV = "SFSYNC_TEST_CRASHPOINTS"
+BEFORE_CALL = "before_call"
+AFTER_CALL = "after_call"
+AFTER_COMMIT = "after_commit"
+
+
+def crashpoint(name: str) -> None:
+    """SIGKILL this process if the test armed ``name``; a no-op otherwise (and in production)."""
+    directory = os.environ.get(CRASHPOINTS_ENV)
+    if not directory:
+        return
+    try:
+        (Path(directory) / name).unlink()
+    except FileNotFoundError:
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def crash_testing() -> bool:
+    """Whether crash points are enabled in this process (tests only)."""
+    return bool(os.environ.get(CRASHPOINTS_ENV))
+
+
+class CrashingGateway:
+    """The real gateway with a crash point on each side of every write (tests only).
+
+    Installed by the worker only when :func:`crash_testing` is true, so the production path
+    never goes through it.
+    """
+
+    def __init__(self, inner: SalesforceGateway) -> None:
+        self.inner = inner
+
+    def _write(self, call: Any, *args: Any, **kwargs: Any) -> list[ItemResult]:
+        crashpoint(BEFORE_CALL)
+        results: list[ItemResult] = call(*args, **kwargs)
+        crashpoint(AFTER_CALL)
+        return results
+
+    def query(self, soql: str) -> Iterator[Record]:
+        return self.inner.query(soql)
+
+    def query_in(
+        self,
+        object_name: str,
+        fields: Sequence[str],
+        field: str,
+        values: Sequence[object],
+        *,
+        extra_where: str = "",
+        extra_args: Sequence[object] = (),
+    ) -> Iterator[Record]:
+        return self.inner.query_in(
+            object_name, fields, field, values, extra_where=extra_where, extra_args=extra_args
+        )
+
+    def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        return self._write(self.inner.create, object_name, records)
+
+    def update(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        return self._write(self.inner.update, object_name, records)
+
+    def upsert(
+        self, object_name: str, records: Sequence[Mapping[str, Any]], *, external_id_field: str
+    ) -> list[ItemResult]:
+        return self._write(
+            self.inner.upsert, object_name, records, external_id_field=external_id_field
+        )
+
+    def delete(self, ids: Sequence[str]) -> list[ItemResult]:
+        return self._write(self.inner.delete, ids)
+
+    def describe(self, object_name: str) -> dict[str, Any]:
+        return self.inner.describe(object_name)
+
+    def describe_global(self) -> dict[str, Any]:
+        return self.inner.describe_global()
+
+    def limits(self) -> dict[str, Any]:
+        return self.inner.limits()
+
+    @property
+    def calls(self) -> CallCounts:
+        return self.inner.calls
+
+    @property
+    def usage(self) -> ApiUsage | None:
+        return self.inner.usage

@@ -1,0 +1,224 @@
+"""What the tasks do, without Celery: claim a window, fan out shards, sync one shard, reconcile.
+
+Each function takes its dependencies (store sessions, clock, a way to enqueue) so the same code
+runs in a worker, in a test and in ``sfsync status``. The tasks in :mod:`sfsync.jobs.tasks` only
+build those dependencies and call one function here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sfsync.clock import Clock
+from sfsync.jobs.ledger import (
+    SHARD_KIND,
+    TICK_KIND,
+    DueWork,
+    claim_scheduled,
+    claim_shard,
+    due_work,
+    finish_scheduled,
+    shard_key,
+    window_start,
+    window_text,
+)
+from sfsync.jobs.shards import Shard
+from sfsync.logs import get_logger
+from sfsync.store.models import AccountLease, RunStatus
+from sfsync.store.repositories import acquire_lease, release_lease
+from sfsync.sync import CycleDeps, run_cycle
+
+_log = get_logger(__name__)
+
+#: Sends one shard task for (window, shard).
+EnqueueShard = Callable[[datetime, Shard], None]
+#: Sends one cycle task for a window.
+EnqueueCycle = Callable[[datetime], None]
+Sessions = sessionmaker[Session]
+
+
+def start_cycle(
+    sessions: Sessions,
+    clock: Clock,
+    *,
+    source: str,
+    interval_seconds: int,
+    shards: int,
+    enqueue: EnqueueShard,
+    window: datetime | None = None,
+) -> int:
+    """Claim this window's cycle and send one task per shard; returns the shards sent.
+
+    A window already claimed (a second beat, a duplicate delivery) sends nothing: 0.
+    """
+    now = clock.now()
+    window = window or window_start(now, interval_seconds)
+    with sessions() as session:
+        run = claim_scheduled(
+            session,
+            kind=TICK_KIND,
+            job="cycle",
+            source=source,
+            window=window,
+            now=now,
+            facts={"shards": shards},
+        )
+    if run is None:
+        _log.info("cycle_already_claimed", window=window_text(window))
+        return 0
+    for index in range(shards):
+        enqueue(window, Shard(index, shards))
+    _log.info("cycle_dispatched", window=window_text(window), shards=shards, run_id=run.id)
+    return shards
+
+
+class ShardResult(StrEnum):
+    """How a shard task ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ALREADY_DONE = "already_done"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True, slots=True)
+class ShardOutcome:
+    """A shard task's result: what happened and the shard's run row (if it ran)."""
+
+    result: ShardResult
+    run_id: int | None = None
+
+
+def sync_shard(
+    deps: CycleDeps,
+    *,
+    window: datetime,
+    shard: Shard,
+    holder: str,
+    worker: str,
+    lease_ttl: timedelta,
+) -> ShardOutcome:
+    """Run the cycle for one shard, as its only writer.
+
+    1. Take the store lease on the shard (``holder`` is the task id, the same on a redelivery,
+       so a task redelivered after its worker was killed takes its own lease over at once; a
+       different task for the same shard gets ``BUSY`` and retries later).
+    2. Claim the shard's row for ``window`` (``ALREADY_DONE`` if it succeeded before).
+    3. Run the cycle on the shard's customers, record the outcome, release the lease.
+    """
+    source = deps.source.name
+    with deps.sessions() as session:
+        held = acquire_lease(
+            session, lease_key=shard.lease_key, holder=holder, now=deps.clock.now(), ttl=lease_ttl
+        )
+        session.commit()
+    if not held:
+        _log.info("shard_busy", shard=shard.label, window=window_text(window))
+        return ShardOutcome(ShardResult.BUSY)
+    try:
+        with deps.sessions() as session:
+            claim = claim_shard(
+                session, source=source, window=window, shard=shard, now=deps.clock.now()
+            )
+        if claim is None:
+            _log.info("shard_already_done", shard=shard.label, window=window_text(window))
+            return ShardOutcome(ShardResult.ALREADY_DONE)
+        facts = {"shard": shard.index, "shards": shard.count, "worker": worker, "holder": holder}
+        try:
+            report = run_cycle(deps, part=shard)
+        except Exception as error:
+            with deps.sessions() as session:
+                finish_scheduled(
+                    session,
+                    claim.run_id,
+                    succeeded=False,
+                    now=deps.clock.now(),
+                    counts=facts,
+                    error=f"{type(error).__name__}: {error}",
+                )
+            raise
+        succeeded = report.status == RunStatus.SUCCEEDED.value
+        usage = deps.gateway.usage
+        if usage is not None:  # what ``sfsync status`` shows as the budget left
+            facts = {**facts, "api_used": usage.used, "api_max": usage.allocation}
+        with deps.sessions() as session:
+            finish_scheduled(
+                session,
+                claim.run_id,
+                succeeded=succeeded,
+                now=deps.clock.now(),
+                counts={**report.counts, **facts, "cycle_run_id": report.run_id},
+                api_calls=report.calls.total,
+                error=report.error,
+            )
+        return ShardOutcome(
+            ShardResult.SUCCEEDED if succeeded else ShardResult.FAILED, claim.run_id
+        )
+    finally:
+        with deps.sessions() as session:
+            release_lease(session, lease_key=shard.lease_key, holder=holder)
+            session.commit()
+
+
+def reconcile(
+    sessions: Sessions,
+    clock: Clock,
+    *,
+    source: str,
+    interval_seconds: int,
+    grace: timedelta,
+    enqueue_cycle: EnqueueCycle,
+    enqueue_shard: EnqueueShard,
+) -> DueWork:
+    """Re-enqueue what the store says is due and neither done nor being done.
+
+    * this window's cycle, if no beat message claimed it (lost in a Redis flush, beat down);
+    * shards of the latest cycle with no row, or a ``running`` row whose lease is free (the
+      worker died and its message is gone with Redis). A shard whose lease is held is being
+      run (or will be redelivered to its holder), so it is left alone.
+
+    Shard rows that *failed* were run and reported; Celery retried what was retryable and the
+    next cycle re-reads from the shard's watermark, so they are not replayed here.
+    """
+    now = clock.now()
+    with sessions() as session:
+        due = due_work(
+            session, source=source, now=now, interval_seconds=interval_seconds, grace=grace
+        )
+        lost = [
+            (window, shard)
+            for window, shard in due.shards
+            if _lost(session, source, window, shard, now)
+        ]
+    if due.window is not None:
+        enqueue_cycle(due.window)
+    for window, shard in lost:
+        enqueue_shard(window, shard)
+    if due.window is not None or lost:
+        _log.warning(
+            "work_reenqueued",
+            cycle=window_text(due.window) if due.window else None,
+            shards=[shard.label for _, shard in lost],
+        )
+    return DueWork(due.window, tuple(lost))
+
+
+def _lost(session: Session, source: str, window: datetime, shard: Shard, now: datetime) -> bool:
+    """Whether a due shard has nobody working on it: no row, or no live lease."""
+    from sfsync.store.models import SyncRun  # noqa: PLC0415 - local: only here
+
+    row = session.scalars(
+        select(SyncRun).where(
+            SyncRun.kind == SHARD_KIND, SyncRun.schedule_key == shard_key(source, window, shard)
+        )
+    ).one_or_none()
+    if row is not None and row.status is RunStatus.FAILED:
+        return False
+    lease = session.get(AccountLease, shard.lease_key)
+    return lease is None or lease.expires_at <= now

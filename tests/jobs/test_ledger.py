@@ -1,0 +1,187 @@
+"""The store's record of scheduled work, on SQLite and PostgreSQL: claims, resumes, due work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from sfsync.clock import FixedClock
+from sfsync.jobs.ledger import (
+    SHARD_KIND,
+    TICK_KIND,
+    claim_shard,
+    close_finished_tick,
+    finish_scheduled,
+    latest_tick,
+)
+from sfsync.jobs.shards import Shard
+from sfsync.jobs.work import reconcile, start_cycle
+from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from sfsync.store.models import RunStatus, SyncRun
+from sfsync.store.repositories import acquire_lease
+from tests.jobs.conftest import fresh_database
+
+WINDOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+NOW = WINDOW + timedelta(seconds=20)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = fresh_database(request.getfixturevalue("postgres_url"))
+    upgrade_database(url)
+    engine = create_engine_from_url(url)
+    yield create_session_factory(engine)
+    engine.dispose()
+
+
+class Sent:
+    """Records what would have been sent to the queue."""
+
+    def __init__(self) -> None:
+        self.shards: list[tuple[datetime, Shard]] = []
+        self.cycles: list[datetime] = []
+
+    def shard(self, window: datetime, shard: Shard) -> None:
+        self.shards.append((window, shard))
+
+    def cycle(self, window: datetime) -> None:
+        self.cycles.append(window)
+
+
+def _start(sessions: sessionmaker[Session], sent: Sent, shards: int = 3) -> int:
+    return start_cycle(
+        sessions,
+        FixedClock(NOW),
+        source="erp",
+        interval_seconds=300,
+        shards=shards,
+        enqueue=sent.shard,
+    )
+
+
+def test_a_window_is_dispatched_once_however_often_it_is_triggered(
+    sessions: sessionmaker[Session],
+) -> None:
+    sent = Sent()
+
+    assert _start(sessions, sent) == 3
+    assert _start(sessions, sent) == 0
+
+    assert sent.shards == [(WINDOW, Shard(0, 3)), (WINDOW, Shard(1, 3)), (WINDOW, Shard(2, 3))]
+    with sessions() as session:
+        tick = latest_tick(session, "erp")
+        assert tick is not None
+        assert tick.schedule_key == "cycle:erp:2026-03-02T09:30:00Z"
+        assert tick.counts == {"shards": 3, "window": "2026-03-02T09:30:00Z"}
+
+
+def test_a_shard_that_succeeded_is_not_claimed_again_but_a_crashed_one_is_resumed(
+    sessions: sessionmaker[Session],
+) -> None:
+    shard = Shard(1, 3)
+    with sessions() as session:
+        first = claim_shard(session, source="erp", window=WINDOW, shard=shard, now=NOW)
+    assert first is not None
+    assert not first.resumed
+    with sessions() as session:  # the worker died: the row is still running
+        again = claim_shard(session, source="erp", window=WINDOW, shard=shard, now=NOW)
+    assert again is not None
+    assert again.resumed
+    assert again.run_id == first.run_id
+    with sessions() as session:
+        finish_scheduled(session, first.run_id, succeeded=True, now=NOW, counts={"shard": 1})
+    with sessions() as session:
+        assert claim_shard(session, source="erp", window=WINDOW, shard=shard, now=NOW) is None
+
+
+def test_a_cycle_closes_when_its_last_shard_ends_with_summed_counts(
+    sessions: sessionmaker[Session],
+) -> None:
+    _start(sessions, Sent(), shards=2)
+    for index in (0, 1):
+        with sessions() as session:
+            claim = claim_shard(
+                session, source="erp", window=WINDOW, shard=Shard(index, 2), now=NOW
+            )
+            assert claim is not None
+            assert not close_finished_tick(session, source="erp", window=WINDOW, now=NOW)
+            finish_scheduled(
+                session,
+                claim.run_id,
+                succeeded=True,
+                now=NOW,
+                counts={"shard": index, "tasks_created": 2, "api_used": 10, "api_max": 100},
+                api_calls=5,
+            )
+
+    with sessions() as session:
+        assert close_finished_tick(session, source="erp", window=WINDOW, now=NOW)
+        tick = latest_tick(session, "erp")
+        assert tick is not None
+        assert tick.status is RunStatus.SUCCEEDED
+        assert tick.counts["tasks_created"] == 4
+        assert "api_used" not in tick.counts
+        assert tick.api_calls == 10
+
+
+def _reconcile(sessions: sessionmaker[Session], sent: Sent, now: datetime) -> None:
+    reconcile(
+        sessions,
+        FixedClock(now),
+        source="erp",
+        interval_seconds=300,
+        grace=timedelta(seconds=60),
+        enqueue_cycle=sent.cycle,
+        enqueue_shard=sent.shard,
+    )
+
+
+def test_the_reconciler_reenqueues_lost_shards_but_not_ones_being_run(
+    sessions: sessionmaker[Session],
+) -> None:
+    _start(sessions, Sent(), shards=3)
+    later = NOW + timedelta(seconds=90)
+    with sessions() as session:  # shard 0 finished; shard 1 is being run; shard 2 never started
+        done = claim_shard(session, source="erp", window=WINDOW, shard=Shard(0, 3), now=NOW)
+        assert done is not None
+        finish_scheduled(session, done.run_id, succeeded=True, now=NOW, counts={})
+        claim_shard(session, source="erp", window=WINDOW, shard=Shard(1, 3), now=NOW)
+        acquire_lease(
+            session, lease_key="shard:1/3", holder="task-1", now=NOW, ttl=timedelta(minutes=5)
+        )
+        session.commit()
+    sent = Sent()
+
+    _reconcile(sessions, sent, later)
+
+    assert sent.shards == [(WINDOW, Shard(2, 3))]
+    assert sent.cycles == []
+
+
+def test_the_reconciler_resends_a_cycle_whose_beat_message_was_lost(
+    sessions: sessionmaker[Session],
+) -> None:
+    _start(sessions, Sent(), shards=1)
+    with sessions() as session:
+        claim = claim_shard(session, source="erp", window=WINDOW, shard=Shard(0, 1), now=NOW)
+        assert claim is not None
+        finish_scheduled(session, claim.run_id, succeeded=True, now=NOW, counts={})
+    next_window = WINDOW + timedelta(minutes=5)
+    sent = Sent()
+
+    _reconcile(sessions, sent, next_window + timedelta(seconds=30))  # within the grace
+    assert sent.cycles == []
+    _reconcile(sessions, sent, next_window + timedelta(seconds=90))
+
+    assert sent.cycles == [next_window]
+    assert sent.shards == []
+    with sessions() as session:
+        runs = session.query(SyncRun).filter(SyncRun.kind.in_([TICK_KIND, SHARD_KIND])).all()
+        assert {run.status for run in runs} == {RunStatus.SUCCEEDED}
