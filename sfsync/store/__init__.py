@@ -5,3 +5,5 @@ schema (Alembic's autogenerate check and the tests compare it with the migration
 """
 
 from sfsync.store import alerts as alerts  # alert_deliveries
+from sfsync.store import disputes as disputes  # invoice_disputes, dispute_cases
+from sfsync.store import escalations as escalations  # escalations

@@ -29,6 +29,9 @@ EXPECTED_TABLES = {
     "quarantined_rows",
     "account_leases",
     "alert_deliveries",
+    "invoice_disputes",
+    "dispute_cases",
+    "escalations",
 }
 
 
