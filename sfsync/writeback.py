@@ -604,14 +604,20 @@ class ReadBackSource:
             self._judge(session, records, known, as_of, now)
             session.commit()
         overlaid = replace(records, invoices=tuple(invoices))
-        for ledger in build_ledgers(
-            self.name, records.customer, overlaid.invoices, records.payments
-        ).ledgers:
+        if records.customer.id in known.dispute_customers or any(
+            invoice.disputed for invoice in invoices
+        ):
+            self._keep_dispute_ledgers(overlaid, known)
+        return overlaid
+
+    def _keep_dispute_ledgers(self, records: CustomerRecords, known: _Known) -> None:
+        """Keep the accounts that need their dispute Case planned after the cycle."""
+        built = build_ledgers(self.name, records.customer, records.invoices, records.payments)
+        for ledger in built.ledgers:
             if ledger.key.text in known.open_dispute_cases or any(
                 invoice.is_open and invoice.disputed for invoice in ledger.invoices
             ):
                 self.dispute_ledgers[ledger.key] = ledger
-        return overlaid
 
     def _disputed(
         self, session: Session, invoice: Invoice, known: _Known, now: datetime
@@ -663,6 +669,8 @@ class _Known:
     promises: dict[str, list[models.Promise]]
     disputes: dict[str, InvoiceDispute]
     open_dispute_cases: set[str]
+    #: Customers of :attr:`open_dispute_cases` (keys are ``<source>:<customer>:<currency>``).
+    dispute_customers: set[str]
 
     @classmethod
     def load(cls, sessions: Any, source: str) -> _Known:
@@ -690,7 +698,7 @@ class _Known:
                     )
                 )
             )
-        return cls(dict(promises), disputes, cases)
+        return cls(dict(promises), disputes, cases, {key.split(":")[1] for key in cases})
 
 
 # --- helpers ------------------------------------------------------------------------------------
