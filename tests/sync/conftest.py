@@ -8,7 +8,7 @@ what a rep would see in Salesforce.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +28,7 @@ from sfsync.demo import load_policy
 from sfsync.mappers.compile import CompiledMappings
 from sfsync.runner import compile_for_org
 from sfsync.salesforce.client import SimpleSalesforceGateway, connect
+from sfsync.salesforce.ports import ApiUsage, CallCounts, ItemResult, Record
 from sfsync.salesforce.retry import RetryPolicy
 from sfsync.sandbox.server import OrgServer
 from sfsync.settings import Settings
@@ -267,3 +268,95 @@ def postgres_store(postgres_url: str, request: pytest.FixtureRequest) -> str:
         connection.execute(f"DROP DATABASE IF EXISTS {name}")
         connection.execute(f"CREATE DATABASE {name}")
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+class CrashError(Exception):
+    """The process died right after Salesforce answered."""
+
+
+class FaultingGateway:
+    """The real gateway, with a fault injected around one write (a port double, not a mock).
+
+    Around the first ``operation`` on ``sobject``: ``drop`` arms the local org's "drop the
+    connection after the write commits"; ``crash`` lets the write happen, then raises as if the
+    process died before recording it; ``lock`` makes every record of that write fail with
+    ``UNABLE_TO_LOCK_ROW`` until the gateway's retries are spent.
+    """
+
+    def __init__(
+        self, world: SyncHarness, operation: str, sobject: str, *, fault: str = "drop"
+    ) -> None:
+        self._real: SimpleSalesforceGateway = world.gateway()
+        self._org = world.org
+        self._operation, self._sobject, self._fault = operation, sobject, fault
+        self.fired = False
+
+    def _around(self, operation: str, sobject: str) -> bool:
+        hit = not self.fired and (operation, sobject) == (self._operation, self._sobject)
+        if hit:
+            self.fired = True
+            if self._fault == "drop":
+                self._org.faults.drop_after_commit(1)
+            if self._fault == "lock":
+                self._org.faults.fail_next_writes(1_000)
+        return hit and self._fault == "crash"
+
+    def _after(self, hit: bool, object_name: str) -> None:
+        if self._fault == "lock":
+            self._org.faults.clear()
+        if hit:
+            raise CrashError(object_name)
+
+    def query(self, soql: str) -> Iterator[Record]:
+        return self._real.query(soql)
+
+    def query_in(
+        self,
+        object_name: str,
+        fields: Sequence[str],
+        field: str,
+        values: Sequence[object],
+        *,
+        extra_where: str = "",
+        extra_args: Sequence[object] = (),
+    ) -> Iterator[Record]:
+        return self._real.query_in(
+            object_name, fields, field, values, extra_where=extra_where, extra_args=extra_args
+        )
+
+    def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        crash = self._around("create", object_name)
+        results = self._real.create(object_name, records)
+        self._after(crash, object_name)
+        return results
+
+    def update(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        return self._real.update(object_name, records)
+
+    def upsert(
+        self, object_name: str, records: Sequence[Mapping[str, Any]], *, external_id_field: str
+    ) -> list[ItemResult]:
+        crash = self._around("upsert", object_name)
+        results = self._real.upsert(object_name, records, external_id_field=external_id_field)
+        self._after(crash, object_name)
+        return results
+
+    def delete(self, ids: Sequence[str]) -> list[ItemResult]:
+        return self._real.delete(ids)
+
+    def describe(self, object_name: str) -> dict[str, Any]:
+        return self._real.describe(object_name)
+
+    def describe_global(self) -> dict[str, Any]:
+        return self._real.describe_global()
+
+    def limits(self) -> dict[str, Any]:
+        return self._real.limits()
+
+    @property
+    def calls(self) -> CallCounts:
+        return self._real.calls
+
+    @property
+    def usage(self) -> ApiUsage | None:
+        return self._real.usage

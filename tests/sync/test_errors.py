@@ -12,8 +12,18 @@ from typer.testing import CliRunner
 from sfsync.cli import app
 from sfsync.deadletters import list_errors, retry_dead_letters
 from sfsync.runner import compile_for_org
+from sfsync.store.models import TaskState
+from sfsync.store.repositories import get_task
 from sfsync.sync import run_cycle
-from tests.sync.conftest import CONFIG, SyncHarness, case_rows, invoice_rows, org_gateway
+from tests.sync.conftest import (
+    CONFIG,
+    FaultingGateway,
+    SyncHarness,
+    case_rows,
+    invoice_rows,
+    org_gateway,
+    task_rows,
+)
 
 pytestmark = pytest.mark.org
 
@@ -180,3 +190,48 @@ def test_dlq_list_prints_refused_writes_and_quarantined_rows(
     assert f"erp:{LONG_ID}" in result.output
     assert "erp:I3" in result.output
     assert "2026-02-30" in result.output
+
+
+def test_dlq_retry_creates_a_refused_task_once_through_the_ledger(
+    harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.account("C1", "Acme Ltd")
+    harness.ledger.customer("C1", "Acme Ltd")
+    harness.ledger.invoice("I1", "C1", "700.00", due=date(2026, 3, 6))
+    locked = FaultingGateway(harness, "create", "Task", fault="lock")
+    refused = run_cycle(replace(harness.deps(), gateway=locked))
+    assert refused.counts["dead_lettered"] == 1
+    assert task_rows(harness) == []
+    [letter] = list_errors(harness.sessions).dead_letters
+    assert (letter.sobject, letter.operation, letter.error_code) == (
+        "Task",
+        "create",
+        "UNABLE_TO_LOCK_ROW",
+    )
+    config = harness.org.config
+    for name, value in {
+        "SFSYNC_STORE__URL": harness.sessions.kw["bind"].url.render_as_string(hide_password=False),
+        "SFSYNC_EMBEDDED__ENABLED": "false",
+        "SFSYNC_SALESFORCE__LOGIN_URL": harness.server.url,
+        "SFSYNC_SALESFORCE__CLIENT_ID": config.client_id,
+        "SFSYNC_SALESFORCE__CLIENT_SECRET": config.client_secret,
+        "SFSYNC_SALESFORCE__CA_BUNDLE": str(harness.server.ca_path),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    result = CliRunner().invoke(
+        app, ["dlq", "retry", "--all", "--config", str(CONFIG / "sfsync.yaml")]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "resolved 1, still failing 0" in result.output
+    [task] = task_rows(harness)
+    assert task["Collections_Key__c"] == "erp:C1:USD:1:day_7_call"
+    with harness.sessions() as session:
+        entry = get_task(session, "erp:C1:USD:1:day_7_call")
+        assert entry is not None
+        assert (entry.state, entry.salesforce_id) == (TaskState.CREATED, task["Id"])
+    # The next cycle finds the Task in the ledger: it is not created twice.
+    harness.advance(hours=1)
+    assert harness.run().counts["tasks_created"] == 0
+    assert len(task_rows(harness)) == 1

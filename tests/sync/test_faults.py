@@ -3,106 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import Any
 
 import pytest
 
-from sfsync.salesforce.client import SimpleSalesforceGateway
-from sfsync.salesforce.ports import ApiUsage, CallCounts, ItemResult, Record
 from sfsync.store.models import TaskState
 from sfsync.store.repositories import get_task, get_watermark
 from sfsync.sync import STOPPED_BUDGET, run_cycle
-from tests.sync.conftest import SyncHarness, case_rows, invoice_rows, org_gateway, task_rows
+from tests.sync.conftest import (
+    CrashError,
+    FaultingGateway,
+    SyncHarness,
+    case_rows,
+    invoice_rows,
+    org_gateway,
+    task_rows,
+)
 
 pytestmark = pytest.mark.org
-
-
-class CrashError(Exception):
-    """The process died right after Salesforce answered."""
-
-
-class FaultingGateway:
-    """The real gateway, with a fault injected around one write (a port double, not a mock).
-
-    ``drop``: arm the local org's "drop the connection after the write commits" just before
-    the first ``operation`` on ``sobject``. ``crash``: let that write happen, then raise as if
-    the process died before recording it.
-    """
-
-    def __init__(
-        self, world: SyncHarness, operation: str, sobject: str, *, crash: bool = False
-    ) -> None:
-        self._real: SimpleSalesforceGateway = world.gateway()
-        self._org = world.org
-        self._operation, self._sobject, self._crash = operation, sobject, crash
-        self.fired = False
-
-    def _around(self, operation: str, sobject: str) -> bool:
-        hit = not self.fired and (operation, sobject) == (self._operation, self._sobject)
-        if hit:
-            self.fired = True
-            if not self._crash:
-                self._org.faults.drop_after_commit(1)
-        return hit and self._crash
-
-    def query(self, soql: str) -> Iterator[Record]:
-        return self._real.query(soql)
-
-    def query_in(
-        self,
-        object_name: str,
-        fields: Sequence[str],
-        field: str,
-        values: Sequence[object],
-        *,
-        extra_where: str = "",
-        extra_args: Sequence[object] = (),
-    ) -> Iterator[Record]:
-        return self._real.query_in(
-            object_name, fields, field, values, extra_where=extra_where, extra_args=extra_args
-        )
-
-    def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
-        crash = self._around("create", object_name)
-        results = self._real.create(object_name, records)
-        if crash:
-            raise CrashError(object_name)
-        return results
-
-    def update(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
-        return self._real.update(object_name, records)
-
-    def upsert(
-        self, object_name: str, records: Sequence[Mapping[str, Any]], *, external_id_field: str
-    ) -> list[ItemResult]:
-        crash = self._around("upsert", object_name)
-        results = self._real.upsert(object_name, records, external_id_field=external_id_field)
-        if crash:
-            raise CrashError(object_name)
-        return results
-
-    def delete(self, ids: Sequence[str]) -> list[ItemResult]:
-        return self._real.delete(ids)
-
-    def describe(self, object_name: str) -> dict[str, Any]:
-        return self._real.describe(object_name)
-
-    def describe_global(self) -> dict[str, Any]:
-        return self._real.describe_global()
-
-    def limits(self) -> dict[str, Any]:
-        return self._real.limits()
-
-    @property
-    def calls(self) -> CallCounts:
-        return self._real.calls
-
-    @property
-    def usage(self) -> ApiUsage | None:
-        return self._real.usage
 
 
 def _two_customers(world: SyncHarness) -> None:
@@ -158,7 +77,7 @@ def test_a_crash_after_a_write_leaves_a_rerun_with_nothing_duplicated(
     harness: SyncHarness, operation: str, sobject: str
 ) -> None:
     _two_customers(harness)
-    gateway = FaultingGateway(harness, operation, sobject, crash=True)
+    gateway = FaultingGateway(harness, operation, sobject, fault="crash")
 
     with pytest.raises(CrashError):
         run_cycle(replace(harness.deps(), gateway=gateway))
