@@ -336,6 +336,14 @@ class _Reader:
             self.customers.add(row.account.customer_id)
         if row.promise_date is not None and row.promise_amount is not None and row.case_key:
             self._record_promise(session, f"{row.case_key}:{row.task_id}", row, now)
+        elif row.kind is OutcomeKind.PROMISE_TO_PAY and fresh:
+            self.counts["promises_incomplete"] += 1
+            _log.warning(
+                "promise_incomplete",
+                task_id=row.task_id,
+                hint="a promise needs Promise_Date__c and a positive Promise_Amount__c on a "
+                "Task of a collections Case; the outcome was recorded without it",
+            )
         for invoice_key in disputed:
             recorded = open_dispute(
                 session,
@@ -506,6 +514,7 @@ _WRITEBACK_COUNTS = (
     "promises_recorded",
     "disputes_recorded",
     "disputes_without_invoice",
+    "promises_incomplete",
     "notes_written",
 )
 

@@ -221,3 +221,28 @@ def test_a_dispute_outcome_naming_no_known_invoice_records_the_outcome_only(
     assert report.writeback.counts["disputes_without_invoice"] == 1
     assert report.dispute_cases["opened"] == 0
     assert world.case(CASE)["Past_Due_Amount__c"] == 1400
+
+
+def test_a_rep_dispute_the_books_take_over_ends_when_the_books_clear_it(world: World) -> None:
+    _delinquent(world)
+    world.complete(
+        f"{CASE}:day_7_call", Collections_Outcome__c="Disputed", Description="I2 is wrong"
+    )
+    world.advance(hours=1)
+    world.collect()
+    world.advance(days=1)
+    _set_source_dispute(world, "I2", disputed=True)  # accounting records the dispute
+    world.collect()
+    assert world.case(CASE)["Past_Due_Amount__c"] == 1000
+
+    world.advance(days=1)
+    _set_source_dispute(world, "I2", disputed=False)  # and settles it: I2 is owed after all
+    report = world.collect()
+
+    assert report.dispute_cases["closed"] == 1
+    with world.sessions() as session:
+        [dispute] = session.scalars(select(InvoiceDispute)).all()
+    assert dispute.seen_in_source
+    assert dispute.cleared_at is not None
+    assert world.case(CASE)["Past_Due_Amount__c"] == 1400
+    assert world.case(CHILD)["IsClosed"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from sfsync.sources.aging_file import AgingFileSource
 from sfsync.sources.layouts import AgingFileLayout
@@ -177,3 +178,29 @@ def test_an_aging_export_source_gets_its_notes_in_the_outcomes_file(
     assert "USD 900.00 by 2026-03-20" in rows[0]["note"]
     assert "Cheque in the post" in rows[0]["note"]
     assert world.case(CASE)["Promise_Status__c"] == "Pending"
+
+
+def test_a_promise_without_an_amount_keeps_the_outcome_and_says_what_is_missing(
+    world: World,
+) -> None:
+    _delinquent(world)
+    world.advance(hours=2)
+    world.complete(
+        f"{CASE}:day_7_call",
+        Collections_Outcome__c="Promise to Pay",
+        Promise_Date__c=(TODAY + timedelta(days=5)).isoformat(),
+        Description="Said they would pay soon",
+    )
+    world.advance(hours=1)
+
+    with capture_logs() as logs:
+        report = world.collect()
+
+    assert report.writeback.counts["outcomes_recorded"] == 1
+    assert report.writeback.counts["promises_incomplete"] == 1
+    assert "promise_incomplete" in [entry["event"] for entry in logs]
+    with world.sessions() as session:
+        assert session.scalars(select(models.Promise)).all() == []
+    assert world.case(CASE)["Promise_Status__c"] is None
+    [note] = world.ledger.helper.notes("C1")
+    assert "Said they would pay soon" in note
