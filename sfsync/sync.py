@@ -72,6 +72,7 @@ from sfsync.store.repositories import (
     finish_run,
     get_watermark,
     list_dead_letters,
+    list_quarantined,
     mark_closed,
     mark_created,
     mark_failed,
@@ -216,6 +217,8 @@ class _Cycle:
         self.matched: list[str] = []
         self.watermark: Watermark | None = None
         self.open_letters: set[tuple[str, str]] = set()
+        self.held_rows: set[str] = set()
+        self.fixed_rows: set[str] = set()
 
     # --- the cycle ------------------------------------------------------------------------------
 
@@ -230,6 +233,7 @@ class _Cycle:
             self.open_letters = {
                 (letter.sobject, letter.record_key) for letter in list_dead_letters(session)
             }
+            self.held_rows = {row.row_key for row in list_quarantined(session, deps.source.name)}
         overlap = timedelta(seconds=deps.settings.sync.overlap_seconds)
         lookahead = _reminder_lookahead(deps.policy)
         batch = deps.source.read_changes(since, self.as_of, overlap, lookahead=lookahead)
@@ -281,8 +285,14 @@ class _Cycle:
 
     def _plan(self, chunk: Sequence[CustomerRecords], view: _StoreView) -> list[AccountPlan]:
         plans: list[AccountPlan] = []
+        source = self.deps.source.name
         for records in chunk:
             self._set_aside(records.skipped)
+            if self.held_rows:  # rows fixed at the source leave the quarantine
+                ids = [i.id for i in records.invoices] + [p.id for p in records.payments]
+                self.fixed_rows.update(
+                    key for key in (f"{source}:{ident}" for ident in ids) if key in self.held_rows
+                )
             planned = plan_customer(
                 self.deps.source.name,
                 records.customer,
@@ -523,6 +533,8 @@ class _Cycle:
             )
         for customer in self.matched:
             release_quarantined(session, source=source, row_key=UNMATCHED_PREFIX + customer)
+        for key in self.fixed_rows - set(self.quarantine):
+            release_quarantined(session, source=source, row_key=key)
 
     def _advance(self, session: Session, watermark: Watermark, now: datetime) -> None:
         source = self.deps.source.name

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import wait_none
@@ -134,6 +134,15 @@ class Ledger:
         row.update(values)
         with self.engine.begin() as connection:
             connection.execute(insert(invoices_table).values(**row))
+
+    def correct(self, ident: str, **values: Any) -> None:
+        """An accountant corrects invoice ``ident`` (its timestamp moves)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(invoices_table)
+                .where(invoices_table.c.id == ident)
+                .values(**values, updated_at=self._stamp())
+            )
 
     def pay(self, customer: str, amount: str) -> list[str]:
         """Record a payment applied to the oldest invoices; returns the invoices paid into."""

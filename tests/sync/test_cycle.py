@@ -247,3 +247,29 @@ def test_the_first_cycle_of_a_day_moves_untouched_accounts_along_the_ladder(
     ]
     harness.advance(hours=1)
     assert harness.run().calls.write == 0
+
+
+def test_a_reminder_hangs_from_the_account_until_the_case_takes_over(
+    harness: SyncHarness,
+) -> None:
+    account_id = harness.account("C1", "Acme Ltd")
+    harness.ledger.customer("C1", "Acme Ltd")
+    harness.ledger.invoice("I1", "C1", "500.00", due=date(2026, 3, 18))
+
+    harness.run()
+
+    assert case_rows(harness) == []
+    [reminder] = task_rows(harness)
+    assert reminder["Collections_Key__c"] == "erp:C1:USD:due-I1:pre_due_reminder"
+    assert reminder["Subject"] == "Reminder: USD 500.00 coming due on 1 invoice(s)"
+    assert reminder["WhatId"] == account_id
+    [record] = invoice_rows(harness)
+    assert (record["Account__c"], record["Case__c"]) == (account_id, None)
+
+    harness.advance(days=3)  # one day past due: a Case opens, the reminder closes
+    harness.run()
+    [case] = case_rows(harness)
+    tasks = {t["Collections_Key__c"]: t for t in task_rows(harness)}
+    assert tasks["erp:C1:USD:due-I1:pre_due_reminder"]["IsClosed"] is True
+    assert tasks["erp:C1:USD:1:day_1_email"]["WhatId"] == case["Id"]
+    assert invoice_rows(harness)[0]["Case__c"] == case["Id"]

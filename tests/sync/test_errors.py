@@ -129,6 +129,14 @@ def test_bad_source_rows_are_quarantined_and_the_cycle_completes(harness: SyncHa
     assert "2026-02-30" in reasons["erp:I2"]
     assert "has no customer" in reasons["erp:I4"]
 
+    # The accountant fixes the date: the row leaves the quarantine and reaches the Case.
+    harness.advance(hours=1)
+    harness.ledger.correct("I2", due_date="2026-02-28")
+    harness.run()
+    left = {row.row_key for row in list_errors(harness.sessions).quarantined}
+    assert left == {"erp:I3", "erp:I4"}
+    assert case_rows(harness)[0]["Past_Due_Amount__c"] == 800
+
 
 def test_unmatched_customers_are_listed_then_synced_once_their_account_exists(
     harness: SyncHarness,
