@@ -751,10 +751,10 @@ def _story_table(story: _Story) -> Table:
 
 
 _ROLES = (
-    ("kept", "promise kept, paid in full"),
+    ("kept", "promise kept"),
     ("broken", "promise broken"),
-    ("voicemail", "left voicemail"),
-    ("dispute", "invoice disputed"),
+    ("voicemail", "voicemail"),
+    ("dispute", "disputed"),
 )
 
 
@@ -763,21 +763,20 @@ def _cases_table(gateway: Any, story: _Story) -> Table:
 
     labels = {story.picks[f"{role}_case"]: label for role, label in _ROLES}
     dispute = story.picks["dispute_case"] + DISPUTE_CASE_SUFFIX
-    labels[dispute] = "dispute Case (Disputes queue)"
+    labels[dispute] = "dispute Case"
     rows = {
         str(row["Collections_Key__c"]): row
         for row in gateway.query(
             format_soql(
                 "SELECT Id, Collections_Key__c, Status, Priority, Past_Due_Amount__c, "
-                "Disputed_Amount__c, Promise_Status__c, Next_Action_Date__c "
-                "FROM Case WHERE Collections_Key__c IN {}",
+                "Disputed_Amount__c, Promise_Status__c FROM Case "
+                "WHERE Collections_Key__c IN {}",
                 list(labels),
             )
         )
     }
     table = Table(title="The Cases the reps worked, in Salesforce now")
-    for column in ("Case", "What", "Status", "Priority", "Past due", "Disputed", "Promise",
-                   "Next action"):  # fmt: skip
+    for column in ("Customer", "Case", "Status, priority", "Past due", "Disputed", "Promise"):
         table.add_column(column)
     for key, label in labels.items():
         row = rows.get(key)
@@ -785,14 +784,12 @@ def _cases_table(gateway: Any, story: _Story) -> Table:
             continue
         past_due = row["Past_Due_Amount__c"]
         table.add_row(
-            key.removeprefix(f"{DEMO_SOURCE}:"),
+            key.split(":")[1],
             label,
-            str(row["Status"]),
-            str(row["Priority"]),
+            f"{row['Status']}, {row['Priority']}",
             "-" if key == dispute else f"{past_due or 0:,.2f}",
             f"{row['Disputed_Amount__c'] or 0:,.2f}",
             str(row["Promise_Status__c"] or "-"),
-            str(row["Next_Action_Date__c"] or "-"),
         )
     return table
 
