@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import gateway, org, plan, sync
+from bench import gateway, jobs, org, plan, sync
 
 #: name → entry point returning an exit code (0 when the targets were met).
 BENCHMARKS: dict[str, Callable[[], int]] = {
@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, Callable[[], int]] = {
     "sync": sync.main,
     "org": org.main,
     "gateway": gateway.main,
+    "jobs": jobs.main,
 }
 
 

@@ -45,6 +45,10 @@ class JobsSettings(BaseSettings):
     """A shard task whose shard is busy retries after this."""
     lease_retry_max: int = Field(default=720, ge=0)
     """... at most this many times (the default waits out a full time limit)."""
+    writeback_interval_seconds: int = Field(default=900, ge=10)
+    """How often what reps logged in Salesforce is read back (outcomes, promises, disputes)."""
+    escalation_interval_seconds: int = Field(default=3600, ge=10)
+    """How often stale Cases are escalated (it holds every shard's lease while it writes)."""
     reconcile_interval_seconds: int = Field(default=120, ge=5)
     """How often the store is compared with the queue and due work re-enqueued."""
     reconcile_grace_seconds: int = Field(default=60, ge=0)

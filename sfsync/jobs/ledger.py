@@ -99,18 +99,25 @@ class ShardClaim:
     resumed: bool
 
 
-def claim_shard(
-    session: Session, *, source: str, window: datetime, shard: Shard, now: datetime
+def claim_run(
+    session: Session,
+    *,
+    kind: str,
+    key: str,
+    source: str,
+    now: datetime,
+    facts: Mapping[str, Any] | None = None,
 ) -> ShardClaim | None:
-    """Claim a shard of a cycle; None if it already succeeded for this window.
+    """Claim the run ``key``; None if it already succeeded.
 
     A row left ``running`` or ``failed`` (its worker crashed, or the run failed and is retried)
-    is taken over: the caller holds the shard's lease, so nobody else is running it.
+    is taken over: the caller holds the run's lease, so nobody else is running it.
     Commits at once.
     """
-    key = shard_key(source, window, shard)
-    run = start_run(session, kind=SHARD_KIND, source=source, started_at=now, schedule_key=key)
+    run = start_run(session, kind=kind, source=source, started_at=now, schedule_key=key)
     if run is not None:
+        if facts:
+            run.counts = dict(facts)
         session.commit()
         return ShardClaim(run.id, resumed=False)
     existing = session.scalars(select(SyncRun).where(SyncRun.schedule_key == key)).one()
@@ -123,6 +130,14 @@ def claim_shard(
     existing.error = None
     session.commit()
     return ShardClaim(existing.id, resumed=True)
+
+
+def claim_shard(
+    session: Session, *, source: str, window: datetime, shard: Shard, now: datetime
+) -> ShardClaim | None:
+    """Claim a shard of a cycle (see :func:`claim_run`)."""
+    key = shard_key(source, window, shard)
+    return claim_run(session, kind=SHARD_KIND, key=key, source=source, now=now)
 
 
 def finish_scheduled(

@@ -1,7 +1,8 @@
 """The beat schedule, built from configuration.
 
 The cycle runs every ``sync.interval_seconds`` (the same key the embedded loop uses); the
-reconciler every ``SFSYNC_JOBS__RECONCILE_INTERVAL_SECONDS``. Beat only *sends*
+writeback (read back what reps logged: outcomes, promises, disputes), the escalation of stale
+Cases and the reconciler every ``SFSYNC_JOBS__<JOB>_INTERVAL_SECONDS``. Beat only *sends*
 messages: each task claims its schedule window in the store before doing anything, so a second
 beat, a restarted beat or a duplicate delivery never runs a window twice (reference §A3).
 """
@@ -17,12 +18,16 @@ from sfsync.settings import Settings
 CYCLE_TASK = "sfsync.cycle"
 SHARD_TASK = "sfsync.cycle_shard"
 RECONCILE_TASK = "sfsync.reconcile"
+WRITEBACK_TASK = "sfsync.writeback"
+ESCALATION_TASK = "sfsync.escalation"
 
 
 def periodic_intervals(settings: Settings, jobs: JobsSettings) -> dict[str, int]:
     """Task name → interval in seconds, for every periodic task."""
     return {
         CYCLE_TASK: settings.sync.interval_seconds,
+        WRITEBACK_TASK: jobs.writeback_interval_seconds,
+        ESCALATION_TASK: jobs.escalation_interval_seconds,
         RECONCILE_TASK: jobs.reconcile_interval_seconds,
     }
 

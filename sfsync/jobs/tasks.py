@@ -11,11 +11,24 @@ from typing import Any
 
 from sfsync.jobs.app import app, house_task
 from sfsync.jobs.crash import AFTER_COMMIT, crashpoint
-from sfsync.jobs.ledger import close_finished_tick, parse_window, window_text
+from sfsync.jobs.ledger import close_finished_tick, parse_window, window_start, window_text
 from sfsync.jobs.runtime import runtime
-from sfsync.jobs.schedule import CYCLE_TASK, RECONCILE_TASK, SHARD_TASK
+from sfsync.jobs.schedule import (
+    CYCLE_TASK,
+    ESCALATION_TASK,
+    RECONCILE_TASK,
+    SHARD_TASK,
+    WRITEBACK_TASK,
+)
 from sfsync.jobs.shards import Shard
-from sfsync.jobs.work import ShardResult, reconcile, start_cycle, sync_shard
+from sfsync.jobs.work import (
+    JobResult,
+    ShardResult,
+    reconcile,
+    run_exclusive,
+    start_cycle,
+    sync_shard,
+)
 from sfsync.logs import get_logger
 
 _log = get_logger(__name__)
@@ -94,3 +107,81 @@ def reconcile_work(self: Any) -> dict[str, Any]:
         "cycle": window_text(due.window) if due.window else None,
         "shards": [shard.label for _, shard in due.shards],
     }
+
+
+def _window_of(task_window: str | None, interval_seconds: int) -> datetime:
+    rt = runtime()
+    return (
+        parse_window(task_window) if task_window else window_start(rt.clock.now(), interval_seconds)
+    )
+
+
+@house_task(WRITEBACK_TASK)
+def writeback(self: Any, window: str | None = None) -> str:
+    """Read back outcomes, promises and disputes reps logged (once per window, one at a time)."""
+    from sfsync.writeback import run_writeback  # noqa: PLC0415 - heavy, on demand
+
+    rt = runtime()
+
+    def body() -> JobResult:
+        report = run_writeback(rt.deps)
+        return JobResult(succeeded=True, counts=dict(report.counts), api_calls=report.calls.total)
+
+    outcome = run_exclusive(
+        rt.sessions,
+        rt.clock,
+        job="writeback",
+        source=rt.deps.source.name,
+        window=_window_of(window, rt.jobs.writeback_interval_seconds),
+        holder=str(self.request.id),
+        lease_keys=["writeback"],
+        lease_ttl=timedelta(seconds=rt.jobs.lease_ttl_seconds),
+        body=body,
+    )
+    if outcome.result is ShardResult.BUSY:
+        raise self.retry(countdown=rt.jobs.lease_retry_seconds, max_retries=rt.jobs.lease_retry_max)
+    crashpoint(AFTER_COMMIT)
+    return outcome.result.value
+
+
+@house_task(ESCALATION_TASK)
+def escalation(self: Any, window: str | None = None) -> str:
+    """Escalate stale Cases once per window, holding every shard's lease (it writes Cases)."""
+    from sfsync.checks import open_gateway  # noqa: PLC0415 - heavy, on demand
+    from sfsync.escalate import open_escalation, run_escalation  # noqa: PLC0415
+    from sfsync.settings import resolve_config_path  # noqa: PLC0415
+
+    rt = runtime()
+
+    def body() -> JobResult:
+        with open_escalation(
+            rt.settings,
+            resolve_config_path(None),
+            rt.clock,
+            lambda: open_gateway(rt.settings, rt.clock),
+        ) as deps:
+            report = run_escalation(deps, dry_run=False)
+        failed = "; ".join(f"{case}: {why}" for case, why in report.failed[:5]) or None
+        return JobResult(
+            succeeded=not report.failed,
+            counts=report.counts,
+            api_calls=report.calls.total,
+            error=failed,
+        )
+
+    shards = [Shard(index, rt.jobs.shards).lease_key for index in range(rt.jobs.shards)]
+    outcome = run_exclusive(
+        rt.sessions,
+        rt.clock,
+        job="escalation",
+        source=rt.deps.source.name,
+        window=_window_of(window, rt.jobs.escalation_interval_seconds),
+        holder=str(self.request.id),
+        lease_keys=shards,
+        lease_ttl=timedelta(seconds=rt.jobs.lease_ttl_seconds),
+        body=body,
+    )
+    if outcome.result is ShardResult.BUSY:
+        raise self.retry(countdown=rt.jobs.lease_retry_seconds, max_retries=rt.jobs.lease_retry_max)
+    crashpoint(AFTER_COMMIT)
+    return outcome.result.value

@@ -7,7 +7,7 @@ build those dependencies and call one function here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -20,10 +20,12 @@ from sfsync.jobs.ledger import (
     SHARD_KIND,
     TICK_KIND,
     DueWork,
+    claim_run,
     claim_scheduled,
     claim_shard,
     due_work,
     finish_scheduled,
+    schedule_key,
     shard_key,
     window_start,
     window_text,
@@ -153,7 +155,13 @@ def sync_shard(
                 claim.run_id,
                 succeeded=succeeded,
                 now=deps.clock.now(),
-                counts={**report.counts, **facts, "cycle_run_id": report.run_id},
+                counts={
+                    **report.counts,
+                    **facts,
+                    "api_reads": report.calls.read,
+                    "api_writes": report.calls.write,
+                    "cycle_run_id": report.run_id,
+                },
                 api_calls=report.calls.total,
                 error=report.error,
             )
@@ -164,6 +172,94 @@ def sync_shard(
         with deps.sessions() as session:
             release_lease(session, lease_key=shard.lease_key, holder=holder)
             session.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """What a periodic job's body reports for its run row."""
+
+    succeeded: bool
+    counts: dict[str, int]
+    api_calls: int = 0
+    error: str | None = None
+
+
+def run_exclusive(
+    sessions: Sessions,
+    clock: Clock,
+    *,
+    job: str,
+    source: str,
+    window: datetime,
+    holder: str,
+    lease_keys: Sequence[str],
+    lease_ttl: timedelta,
+    body: Callable[[], JobResult],
+) -> ShardOutcome:
+    """Run a periodic job once per window, holding every lease in ``lease_keys`` meanwhile.
+
+    The run is claimed as a ``scheduled_<job>`` row keyed ``<job>:<source>:<window>`` (a
+    duplicate delivery or a second beat finds it done; the job's own run record is separate);
+    the leases keep it from writing an account a shard task is writing
+    (escalation takes every shard's lease). ``BUSY`` when any lease is held elsewhere: the
+    caller retries later. A body that raises is recorded as failed and re-raised.
+    """
+    taken: list[str] = []
+    try:
+        with sessions() as session:
+            for key in lease_keys:
+                if not acquire_lease(
+                    session, lease_key=key, holder=holder, now=clock.now(), ttl=lease_ttl
+                ):
+                    session.commit()
+                    _log.info("job_busy", job=job, lease=key, window=window_text(window))
+                    return ShardOutcome(ShardResult.BUSY)
+                taken.append(key)
+            session.commit()
+        with sessions() as session:
+            claim = claim_run(
+                session,
+                kind=f"scheduled_{job}",
+                key=schedule_key(job, source, window),
+                source=source,
+                now=clock.now(),
+                facts={"window": window_text(window)},
+            )
+        if claim is None:
+            _log.info("job_already_done", job=job, window=window_text(window))
+            return ShardOutcome(ShardResult.ALREADY_DONE)
+        try:
+            result = body()
+        except Exception as error:
+            with sessions() as session:
+                finish_scheduled(
+                    session,
+                    claim.run_id,
+                    succeeded=False,
+                    now=clock.now(),
+                    counts={},
+                    error=f"{type(error).__name__}: {error}",
+                )
+            raise
+        with sessions() as session:
+            finish_scheduled(
+                session,
+                claim.run_id,
+                succeeded=result.succeeded,
+                now=clock.now(),
+                counts=result.counts,
+                api_calls=result.api_calls,
+                error=result.error,
+            )
+        return ShardOutcome(
+            ShardResult.SUCCEEDED if result.succeeded else ShardResult.FAILED, claim.run_id
+        )
+    finally:
+        if taken:
+            with sessions() as session:
+                for key in taken:
+                    release_lease(session, lease_key=key, holder=holder)
+                session.commit()
 
 
 def reconcile(
