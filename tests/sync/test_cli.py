@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sfsync.cli import app
+from sfsync.errors import RetryableError
 from sfsync.runner import StopFlag, run_loop
+from sfsync.store.repositories import get_watermark
 from sfsync.sync import CycleReport
 from tests.sync.conftest import CONFIG, SyncHarness, case_rows
 
@@ -64,3 +68,37 @@ def test_the_loop_runs_cycles_until_stopped(harness: SyncHarness) -> None:
     assert [report.counts["cases_opened"] for report in reports] == [1, 0]
     assert reports[1].calls.write == 0
     assert len(case_rows(harness)) == 1
+
+
+def test_a_stop_signal_ends_the_loop_after_the_cycle_in_progress() -> None:
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = StopFlag()
+    try:
+        stop.install()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(5)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def test_a_failed_cycle_is_reported_and_the_loop_goes_on(harness: SyncHarness) -> None:
+    harness.ledger.customer("C1", "Acme Ltd")
+    harness.ledger.invoice("I1", "C1", "700.00", due=date(2026, 3, 6))
+    deps = harness.deps()
+    harness.org.faults.unavailable(requests=1_000)  # the org is down for both cycles
+    stop = StopFlag()
+    errors: list[Exception] = []
+
+    def keep(error: Exception) -> None:
+        errors.append(error)
+        if len(errors) == 2:
+            stop.event.set()
+
+    cycles = run_loop(deps, interval=0, stop=stop, on_report=lambda _: None, on_error=keep)
+
+    assert cycles == 2
+    assert all(isinstance(error, RetryableError) for error in errors)
+    harness.org.faults.clear()
+    with harness.sessions() as session:
+        assert get_watermark(session, "erp", "invoices") is None

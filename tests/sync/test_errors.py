@@ -102,6 +102,9 @@ def test_dlq_retry_replays_a_refused_write_once_the_org_is_fixed(harness: SyncHa
         "INVALID_FIELD",
     )
     assert refused.counts["skipped"] == 1  # the invoice waits for its Case
+    early = retry_dead_letters(gateway, harness.sessions, harness.clock, ids=[letter.id])
+    assert [letter_id for letter_id, _ in early.failed] == [letter.id]
+    assert list_errors(harness.sessions).dead_letters[0].attempts == 2
 
     assert gateway.update("Account", [{"Id": account_id, "Accounting_Id__c": "C1"}])[0].ok
     result = retry_dead_letters(gateway, harness.sessions, harness.clock, ids=[letter.id])
