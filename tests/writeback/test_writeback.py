@@ -4,7 +4,7 @@ onto the Case and into the accounting system's notes; a rerun records nothing ne
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,9 +12,12 @@ import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
+from sfsync.errors import RetryableError
 from sfsync.sources.aging_file import AgingFileSource
 from sfsync.sources.layouts import AgingFileLayout
 from sfsync.store import models
+from sfsync.store.repositories import get_watermark
+from sfsync.writeback import WRITEBACK_STREAM
 from tests.writeback.conftest import START, World
 
 pytestmark = pytest.mark.org
@@ -204,3 +207,61 @@ def test_a_promise_without_an_amount_keeps_the_outcome_and_says_what_is_missing(
     assert world.case(CASE)["Promise_Status__c"] is None
     [note] = world.ledger.helper.notes("C1")
     assert "Said they would pay soon" in note
+
+
+def _watermark(world: World) -> datetime | None:
+    with world.sessions() as session:
+        row = get_watermark(session, "erp", WRITEBACK_STREAM)
+        return None if row is None else row.value_at
+
+
+def test_a_late_commit_inside_the_overlap_is_read_and_the_watermark_never_passes_the_start(
+    world: World,
+) -> None:
+    _delinquent(world)
+    world.advance(hours=2)
+    world.complete(f"{CASE}:day_7_call", Collections_Outcome__c="No Answer")
+    world.server.org.clock.set(world.clock.now() + timedelta(hours=1), frozen=True)
+    world.rep.Case.update(world.case(CASE)["Id"], {"Description": "the org's clock runs ahead"})
+
+    world.writeback()
+
+    assert _watermark(world) == world.clock.now()  # capped at the run's start
+    world.advance(hours=1)
+    # A rep's own call Task, committed 60 s before the watermark: inside the overlap.
+    world.server.org.clock.set(world.clock.now() - timedelta(hours=1, seconds=60), frozen=True)
+    world.rep.Task.create(
+        {
+            "Subject": "Called the CFO",
+            "Status": "Completed",
+            "WhatId": world.case(CASE)["Id"],
+            "Collections_Key__c": f"{CASE}:rep_call",
+            "Collections_Outcome__c": "Wrong Contact",
+        }
+    )
+    world.server.org.clock.set(world.clock.now(), frozen=True)
+
+    report = world.writeback()
+
+    assert report.counts["tasks_read"] == 2  # both re-read from the overlap window
+    assert report.counts["outcomes_recorded"] == 1  # the late one; the first only once
+    with world.sessions() as session:
+        codes = sorted(row.outcome_code for row in session.scalars(select(models.Outcome)))
+    assert codes == ["no_answer", "wrong_contact"]
+
+
+def test_a_failed_writeback_keeps_its_watermark_and_loses_nothing(world: World) -> None:
+    _delinquent(world)
+    world.advance(hours=2)
+    world.complete(f"{CASE}:day_7_call", Collections_Outcome__c="Refused")
+    world.advance(hours=1)
+    world.server.org.faults.unavailable(requests=10)
+
+    with pytest.raises(RetryableError):
+        world.writeback()
+
+    assert _watermark(world) is None
+    world.server.org.faults.clear()
+    report = world.writeback()
+    assert report.counts["outcomes_recorded"] == 1
+    assert _watermark(world) is not None
