@@ -63,6 +63,7 @@ from sfsync.store.repositories import (
     finish_run,
     get_task,
     get_watermark,
+    last_run,
     mark_closed,
     mark_written_back,
     outcomes_to_write_back,
@@ -72,7 +73,7 @@ from sfsync.store.repositories import (
     upsert_promise,
 )
 from sfsync.store.repositories import judge_promise as record_verdict
-from sfsync.sync import CycleDeps, CycleReport, ProgressCallback, run_cycle
+from sfsync.sync import CYCLE_KIND, CycleDeps, CycleReport, ProgressCallback, run_cycle
 from sfsync.syncview import print_report
 
 _log = get_logger(__name__)
@@ -472,22 +473,68 @@ def run_collections(
 ) -> CollectionsReport:
     """Writeback, then one cycle that plans what reps did, then the dispute Cases."""
     writeback = run_writeback(deps)
-    today = deps.clock.now().date()
-    grace = deps.policy.promises.grace_days
-    with deps.sessions() as session:
-        due = {row.customer_id for row in promises_due(session, today - timedelta(days=grace + 1))}
+    cycle_deps, overlay = with_read_back(deps, extra_customers=writeback.customers)
+    cycle = run_cycle(cycle_deps, full=full, on_progress=on_progress)
+    cases = apply_dispute_cases(
+        deps, overlay.dispute_ledgers, queue=dispute_queue or DEFAULT_DISPUTE_QUEUE
+    )
+    return CollectionsReport(writeback, cycle, list(overlay.verdicts), cases)
+
+
+def with_read_back(
+    deps: CycleDeps, *, extra_customers: Iterable[str] = ()
+) -> tuple[CycleDeps, ReadBackSource]:
+    """``deps`` whose source is seen through the ledger, for a plain :func:`run_cycle`.
+
+    For callers that schedule the writeback apart from the cycle (``sfsync run``, the
+    distributed jobs): the customers to read again are found in the store — pending promises
+    due for judgement, and outcomes, promises and disputes recorded since the last successful
+    cycle started — plus ``extra_customers``. After the cycle, pass
+    ``overlay.dispute_ledgers`` to :func:`sfsync.disputes.apply_dispute_cases`.
+    """
     overlay = ReadBackSource(
         deps.source,
         deps.sessions,
         deps.policy,
         deps.clock,
-        extra_customers=writeback.customers | due,
+        extra_customers=set(extra_customers) | customers_to_replan(deps),
     )
-    cycle = run_cycle(replace(deps, source=overlay), full=full, on_progress=on_progress)
-    cases = apply_dispute_cases(
-        deps, overlay.dispute_ledgers, queue=dispute_queue or DEFAULT_DISPUTE_QUEUE
-    )
-    return CollectionsReport(writeback, cycle, list(overlay.verdicts), cases)
+    return replace(deps, source=overlay), overlay
+
+
+def customers_to_replan(deps: CycleDeps) -> set[str]:
+    """Customers whose plan depends on what reps did, though their books may not have changed."""
+    source = deps.source.name
+    grace = deps.policy.promises.grace_days
+    due_by = deps.clock.now().date() - timedelta(days=grace + 1)
+    with deps.sessions() as session:
+        found = {row.customer_id for row in promises_due(session, due_by)}
+        last = last_run(session, kind=CYCLE_KIND, source=source)
+        if last is None:
+            return found  # no cycle yet: the next one reads every open customer anyway
+        prefix = f"{source}:%"
+        recorded = session.scalars(
+            select(models.Outcome.case_key).where(
+                models.Outcome.recorded_at >= last.started_at, models.Outcome.case_key.like(prefix)
+            )
+        )
+        disputed = session.scalars(
+            select(InvoiceDispute.account_key).where(
+                InvoiceDispute.opened_at >= last.started_at,
+                InvoiceDispute.account_key.like(prefix),
+            )
+        )
+        promised = session.scalars(
+            select(models.Promise.customer_id).where(
+                models.Promise.created_at >= last.started_at, models.Promise.case_key.like(prefix)
+            )
+        )
+        for key in (*recorded, *disputed):
+            account = _account_of(key, source)
+            if account is not None:
+                found.add(account.customer_id)
+        found.update(promised)
+    return found
 
 
 def print_collections(report: CollectionsReport, console: Console | None = None) -> None:
@@ -666,7 +713,12 @@ class ReadBackSource:
             )
             if verdict is PromiseStatus.PENDING:
                 continue
-            record_verdict(session, row.promise_key, models.PromiseStatus(verdict.value), at=now)
+            try:
+                record_verdict(
+                    session, row.promise_key, models.PromiseStatus(verdict.value), at=now
+                )
+            except (LookupError, ValueError):
+                continue  # judged meanwhile by another writer, or gone: its verdict stands
             self.verdicts.append((row.promise_key, verdict))
             _log.info("promise_judged", promise_key=row.promise_key, status=verdict.value)
 
@@ -813,7 +865,9 @@ __all__ = [
     "ReadBackSource",
     "WritebackError",
     "WritebackReport",
+    "customers_to_replan",
     "print_collections",
     "run_collections",
     "run_writeback",
+    "with_read_back",
 ]

@@ -140,9 +140,9 @@ class World:
     def writeback(self) -> WritebackReport:
         return run_writeback(self.deps())
 
-    def advance(self, days: int = 0, hours: int = 0) -> None:
+    def advance(self, days: int = 0, hours: int = 0, minutes: int = 0) -> None:
         """Move sfsync's clock and the org's clock together."""
-        self.clock.advance(timedelta(days=days, hours=hours))
+        self.clock.advance(timedelta(days=days, hours=hours, minutes=minutes))
         self.server.org.clock.set(self.clock.now(), frozen=True)
 
     def account(self, customer: str, name: str) -> str:

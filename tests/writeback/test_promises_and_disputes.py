@@ -7,9 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from sfsync.disputes import apply_dispute_cases
 from sfsync.sources.demo import invoices_table
 from sfsync.store import models
 from sfsync.store.disputes import InvoiceDispute
+from sfsync.sync import run_cycle
+from sfsync.writeback import run_writeback, with_read_back
 from tests.writeback.conftest import START, World
 
 pytestmark = pytest.mark.org
@@ -246,3 +249,24 @@ def test_a_rep_dispute_the_books_take_over_ends_when_the_books_clear_it(world: W
     assert dispute.cleared_at is not None
     assert world.case(CASE)["Past_Due_Amount__c"] == 1400
     assert world.case(CHILD)["IsClosed"]
+
+
+def test_a_cycle_scheduled_apart_from_the_writeback_sees_what_reps_did(world: World) -> None:
+    _delinquent(world)
+    world.complete(
+        f"{CASE}:day_7_call",
+        Collections_Outcome__c="Disputed",
+        Description="INV-I2 was never delivered",
+    )
+    world.advance(hours=1)
+    deps = world.deps()
+    run_writeback(deps)  # the writeback job
+    world.advance(minutes=5)
+
+    cycle_deps, overlay = with_read_back(deps)  # the cycle job, a few minutes later
+    report = run_cycle(cycle_deps)
+    apply_dispute_cases(deps, overlay.dispute_ledgers)
+
+    assert report.counts["cases_updated"] == 1
+    assert world.case(CASE)["Past_Due_Amount__c"] == 1000
+    assert not world.case(CHILD)["IsClosed"]
