@@ -248,6 +248,18 @@ def any_sessions(empty_store_url: str) -> Iterator[sessionmaker[DbSession]]:
         engine.dispose()
 
 
+@pytest.fixture
+def postgres_sessions(postgres_url: str) -> Iterator[sessionmaker[DbSession]]:
+    """Session factory on a migrated PostgreSQL store of its own."""
+    for url in _postgres_database(postgres_url):
+        upgrade_database(url)
+        engine = create_engine_from_url(url)
+        try:
+            yield create_session_factory(engine)
+        finally:
+            engine.dispose()
+
+
 # --- the harness --------------------------------------------------------------------------------
 
 
