@@ -116,22 +116,35 @@ class Cluster:
 
     # --- processes --------------------------------------------------------------------------
 
-    def start_worker(self, name: str, **env: str) -> Worker:
-        """Start ``celery -A sfsync.jobs worker`` with one prefork child."""
+    def start_worker(self, name: str, *, cli: bool = False, **env: str) -> Worker:
+        """Start ``celery -A sfsync.jobs worker`` with one prefork child (``sfsync worker``
+        with ``cli``)."""
         log = self.workdir / f"worker-{name}.log"
-        argv = [
-            str(Path(sys.executable).with_name("celery")),
-            "-A",
-            "sfsync.jobs",
+        sfsync = [
+            str(Path(sys.executable).with_name("sfsync")),
             "worker",
-            "--pool=prefork",
-            "--concurrency=1",
-            f"--hostname={name}@localhost",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=INFO",
+            "--concurrency",
+            "1",
+            "--name",
+            f"{name}@localhost",
         ]
+        argv = (
+            sfsync
+            if cli
+            else [
+                str(Path(sys.executable).with_name("celery")),
+                "-A",
+                "sfsync.jobs",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                f"--hostname={name}@localhost",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel=INFO",
+            ]
+        )
         with log.open("ab") as out:
             process = subprocess.Popen(
                 argv,

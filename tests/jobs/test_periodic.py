@@ -31,7 +31,7 @@ def test_writeback_and_escalation_run_once_per_window_however_often_sent(
     for _ in range(2):  # two beats, or a redelivery
         cluster.client.send_task(WRITEBACK_TASK, args=[window])
         cluster.client.send_task(ESCALATION_TASK, args=[window])
-    cluster.start_worker("w1")
+    cluster.start_worker("w1", cli=True)  # through ``sfsync worker``
 
     wait_until(lambda: cluster.redis_depth() == 0, "the four messages to be handled")
 
