@@ -394,7 +394,13 @@ class _Reader:
     def _record_case_promise(
         self, session: Session, record: Mapping[str, Any], now: datetime
     ) -> None:
-        """A promise a rep typed or edited on the Case (sfsync's own writes match the ledger)."""
+        """A promise a rep typed or edited on the Case.
+
+        The Case also comes back after sfsync's own writes: its promise fields then hold a
+        promise the ledger knows (maybe an older one, if a newer promise was logged on a Task
+        since). Only values matching no known promise of the Case are a rep's edit, applied to
+        the promise in force (which goes back to pending) or recorded as a new one.
+        """
         case_key = str(record.get("_key") or "")
         account = _account_of(case_key, self.source)
         promised, amount = (
@@ -408,13 +414,16 @@ class _Reader:
             or amount is None
         ):
             return
-        latest = session.scalars(
-            select(models.Promise)
-            .where(models.Promise.case_key == case_key)
-            .order_by(models.Promise.created_at.desc(), models.Promise.id.desc())
-        ).first()
-        if latest is not None and (latest.promised_date, latest.amount) == (promised, amount):
+        known = list(
+            session.scalars(
+                select(models.Promise)
+                .where(models.Promise.case_key == case_key)
+                .order_by(models.Promise.created_at.desc(), models.Promise.id.desc())
+            )
+        )
+        if any((row.promised_date, row.amount) == (promised, amount) for row in known):
             return
+        latest = known[0] if known else None
         key = latest.promise_key if latest is not None else f"{case_key}:{record['Id']}"
         row = _TaskRow(
             task_id=str(record["Id"]),

@@ -265,3 +265,39 @@ def test_a_failed_writeback_keeps_its_watermark_and_loses_nothing(world: World) 
     report = world.writeback()
     assert report.counts["outcomes_recorded"] == 1
     assert _watermark(world) is not None
+
+
+def test_a_second_promise_on_a_new_task_replaces_the_first_and_the_case_follows(
+    world: World,
+) -> None:
+    _delinquent(world)
+    world.advance(hours=2)
+    world.complete(
+        f"{CASE}:day_7_call",
+        Collections_Outcome__c="Promise to Pay",
+        Promise_Date__c=(TODAY + timedelta(days=2)).isoformat(),
+        Promise_Amount__c=300,
+    )
+    world.collect()  # the Case now shows the first promise
+    world.advance(hours=2)
+    world.rep.Task.create(
+        {
+            "Subject": "Called back",
+            "Status": "Completed",
+            "WhatId": world.case(CASE)["Id"],
+            "Collections_Key__c": f"{CASE}:rep_call",
+            "Collections_Outcome__c": "Promise to Pay",
+            "Promise_Date__c": (TODAY + timedelta(days=6)).isoformat(),
+            "Promise_Amount__c": 1400,
+        }
+    )
+    world.advance(hours=1)
+
+    report = world.collect()
+
+    assert report.writeback.counts["promises_recorded"] == 1
+    with world.sessions() as session:
+        amounts = sorted(row.amount for row in session.scalars(select(models.Promise)))
+    assert amounts == [Decimal("300.00"), Decimal("1400.00")]  # the Case's old values: no edit
+    case = world.case(CASE)
+    assert (case["Promise_Amount__c"], case["Promise_Date__c"]) == (1400, "2026-03-22")
