@@ -66,7 +66,6 @@ from sfsync.store.repositories import (
     last_run,
     mark_closed,
     mark_written_back,
-    outcomes_to_write_back,
     promises_due,
     record_outcome,
     start_run,
@@ -445,9 +444,9 @@ class _Reader:
         if not source.supports_notes:
             return
         with self.deps.sessions() as session:
-            for outcome in outcomes_to_write_back(session):
+            for outcome in _unwritten_outcomes(session, self.source):
                 account = _account_of(outcome.case_key, self.source)
-                if account is None:  # pragma: no cover - recorded with a key of this source
+                if account is None:  # another source's outcome: its own writeback writes it
                     continue
                 source.write_note(
                     account.customer_id,
@@ -825,6 +824,18 @@ def _timestamp(value: object) -> datetime | None:
             return datetime.fromisoformat(text)
         except ValueError:
             return None
+
+
+def _unwritten_outcomes(session: Session, source: str, limit: int = 500) -> list[models.Outcome]:
+    """This source's outcomes not yet written to it, oldest first (like the store's
+    ``outcomes_to_write_back``, but one source cannot starve another's notes)."""
+    statement = (
+        select(models.Outcome)
+        .where(models.Outcome.written_back.is_(False), models.Outcome.case_key.like(f"{source}:%"))
+        .order_by(models.Outcome.completed_at, models.Outcome.id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
 
 
 def _disputed_invoice(session: Session, task_id: str) -> str | None:
