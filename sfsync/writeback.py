@@ -72,7 +72,14 @@ from sfsync.store.repositories import (
     upsert_promise,
 )
 from sfsync.store.repositories import judge_promise as record_verdict
-from sfsync.sync import CYCLE_KIND, CycleDeps, CycleReport, ProgressCallback, run_cycle
+from sfsync.sync import (
+    CYCLE_KIND,
+    CycleDeps,
+    CyclePart,
+    CycleReport,
+    ProgressCallback,
+    run_cycle,
+)
 from sfsync.syncview import print_report
 
 _log = get_logger(__name__)
@@ -490,7 +497,7 @@ def run_collections(
 
 
 def with_read_back(
-    deps: CycleDeps, *, extra_customers: Iterable[str] = ()
+    deps: CycleDeps, *, extra_customers: Iterable[str] = (), part: CyclePart | None = None
 ) -> tuple[CycleDeps, ReadBackSource]:
     """``deps`` whose source is seen through the ledger, for a plain :func:`run_cycle`.
 
@@ -498,7 +505,8 @@ def with_read_back(
     distributed jobs): the customers to read again are found in the store — pending promises
     due for judgement, and outcomes, promises and disputes recorded since the last successful
     cycle started — plus ``extra_customers``. After the cycle, pass
-    ``overlay.dispute_ledgers`` to :func:`sfsync.disputes.apply_dispute_cases`.
+    ``overlay.dispute_ledgers`` to :func:`sfsync.disputes.apply_dispute_cases`. With a
+    ``part`` (a shard), only that part's customers are judged, overlaid and added.
     """
     overlay = ReadBackSource(
         deps.source,
@@ -506,6 +514,7 @@ def with_read_back(
         deps.policy,
         deps.clock,
         extra_customers=set(extra_customers) | customers_to_replan(deps),
+        part=part,
     )
     return replace(deps, source=overlay), overlay
 
@@ -599,12 +608,14 @@ class ReadBackSource:
         clock: Clock,
         *,
         extra_customers: Iterable[str] = (),
+        part: CyclePart | None = None,
     ) -> None:
         self._inner = inner
         self._sessions = sessions
         self._policy = policy
         self._clock = clock
-        self._extra = set(extra_customers)
+        self._part = part
+        self._extra = {c for c in extra_customers if part is None or part.includes(c)}
         self.verdicts: list[tuple[str, PromiseStatus]] = []
         self.dispute_ledgers: dict[AccountKey, AccountLedger] = {}
 
@@ -660,6 +671,8 @@ class ReadBackSource:
                     yield self._overlay(records, known, as_of)
 
     def _overlay(self, records: CustomerRecords, known: _Known, as_of: date) -> CustomerRecords:
+        if self._part is not None and not self._part.includes(records.customer.id):
+            return records  # another shard's customer: the cycle drops it, its writer judges it
         now = self._clock.now()
         invoices: list[Invoice] = []
         with self._sessions() as session:

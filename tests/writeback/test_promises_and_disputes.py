@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -270,3 +271,46 @@ def test_a_cycle_scheduled_apart_from_the_writeback_sees_what_reps_did(world: Wo
     assert report.counts["cases_updated"] == 1
     assert world.case(CASE)["Past_Due_Amount__c"] == 1000
     assert not world.case(CHILD)["IsClosed"]
+
+
+@dataclass(frozen=True)
+class _Shard:
+    """One shard of a distributed cycle: its customers and its own watermark stream."""
+
+    customers: frozenset[str]
+
+    @property
+    def stream(self) -> str:
+        return "invoices:" + ",".join(sorted(self.customers))
+
+    def includes(self, customer_id: str) -> bool:
+        return customer_id in self.customers
+
+
+def test_a_shard_judges_only_its_own_customers_promises(world: World) -> None:
+    world.ledger.customer("C2", "Globex")
+    world.ledger.invoice("J1", "C2", "800.00", due=TODAY - timedelta(days=10))
+    world.account("C2", "Globex")
+    _delinquent(world)
+    _promise(world, 1400, days=1)
+    world.complete(
+        "erp:C2:USD:1:day_7_call",
+        Collections_Outcome__c="Promise to Pay",
+        Promise_Date__c=(TODAY + timedelta(days=1)).isoformat(),
+        Promise_Amount__c=800,
+    )
+    world.collect()
+    world.advance(days=6)  # both promises lapsed, nothing paid
+    deps = world.deps()
+
+    cycle_deps, overlay = with_read_back(deps, part=_Shard(frozenset({"C1"})))
+    run_cycle(cycle_deps, part=_Shard(frozenset({"C1"})))
+
+    assert [key.split(":")[1] for key, _ in overlay.verdicts] == ["C1"]
+    with world.sessions() as session:
+        statuses = {
+            row.customer_id: row.status.value for row in session.scalars(select(models.Promise))
+        }
+    assert statuses == {"C1": "broken", "C2": "pending"}
+    assert world.case(CASE)["Promise_Status__c"] == "Broken"
+    assert world.case("erp:C2:USD:1")["Promise_Status__c"] == "Pending"
