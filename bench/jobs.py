@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -275,6 +276,57 @@ def _run(workers: int, server: OrgServer, admin: str, redis_url: str, root: Path
         engine.dispose()
 
 
+def _embedded(server: OrgServer, admin: str, root: Path) -> Result:
+    """The same first sync as one in-process ``run_cycle`` on the same PostgreSQL store."""
+    from sfsync.runner import open_cycle  # noqa: PLC0415 - only for the baseline
+    from sfsync.sync import run_cycle  # noqa: PLC0415
+
+    server.org.reset()
+    ledger = root / "ledger.sqlite"
+    with create_source_engine(f"sqlite:///{ledger}").connect() as connection:
+        customers = list(connection.execute(select(customers_table.c.id)).scalars())
+    _create_accounts(server, customers)
+    store_url = _database(admin)
+    env = _env(server, "redis://127.0.0.1:1/0", store_url, ledger)
+    config = server.org.config
+    settings = Settings(
+        source={"kind": "sql", "name": "erp", "sql": {"url": env["SFSYNC_SOURCE__SQL__URL"]}},
+        store={"url": store_url},
+        embedded={"enabled": False},
+        salesforce={
+            "login_url": server.url,
+            "client_id": config.client_id,
+            "client_secret": SecretStr(config.client_secret),
+            "ca_bundle": Path(server.ca_path),
+        },
+    )
+    clock = SystemClock()
+
+    @contextmanager
+    def opener() -> Iterator[Any]:
+        gateway = connect(settings.salesforce, clock)
+        try:
+            yield gateway
+        finally:
+            gateway.close()
+
+    with open_cycle(settings, CONFIG, clock, opener) as deps:
+        started = time.perf_counter()
+        report = run_cycle(deps)
+        wall = time.perf_counter() - started
+    return Result(
+        workers=0,
+        wall_s=wall,
+        dispatch_s=0.0,
+        shard_work_s=wall,
+        longest_shard_s=wall,
+        calls=report.calls.total,
+        writes=report.calls.write,
+        accounts=report.counts.get("accounts_planned", 0),
+        ok=report.status == "succeeded",
+    )
+
+
 def _read_seconds(ledger: Path) -> float:
     """One full read of the ledger through the SQL source: what every shard pays first."""
     engine = create_source_engine(f"sqlite:///{ledger}")
@@ -308,6 +360,12 @@ def main() -> int:
         server = start_local_org(root / "org", config_overrides={"api_allocation": 10_000_000})
         try:
             with _postgres() as admin, _redis(root) as redis_url:
+                baseline = _embedded(server, admin, root)
+                print(
+                    f"jobs: baseline, one embedded run_cycle on the same PostgreSQL store: "
+                    f"{baseline.accounts:,} accounts in {baseline.wall_s:.1f} s, "
+                    f"{baseline.calls} API calls ({baseline.writes} writes)"
+                )
                 for workers in counts:
                     result = _run(workers, server, admin, redis_url, root)
                     results.append(result)
