@@ -29,7 +29,11 @@ from sfsync.domain import AccountKey, CaseAction
 from sfsync.errors import ConfigError
 from sfsync.logs import get_logger
 from sfsync.store.disputes import DisputeCaseValues, dispute_cases, put_dispute_case
-from sfsync.store.repositories import get_account_link, record_dead_letter
+from sfsync.store.repositories import (
+    get_account_link,
+    record_dead_letter,
+    resolve_dead_letters_for,
+)
 from sfsync.sync import CycleDeps
 
 _log = get_logger(__name__)
@@ -90,6 +94,9 @@ def apply_dispute_cases(
                     at=now,
                 )
                 continue
+            resolve_dead_letters_for(
+                session, sobject=mapping.sobject, record_key=change.key, at=now
+            )
             put_dispute_case(
                 session,
                 DisputeCaseValues(

@@ -12,6 +12,7 @@ from sfsync.disputes import apply_dispute_cases
 from sfsync.sources.demo import invoices_table
 from sfsync.store import models
 from sfsync.store.disputes import InvoiceDispute
+from sfsync.store.repositories import list_dead_letters
 from sfsync.sync import run_cycle
 from sfsync.writeback import run_writeback, with_read_back
 from tests.writeback.conftest import START, World
@@ -314,3 +315,30 @@ def test_a_shard_judges_only_its_own_customers_promises(world: World) -> None:
     assert statuses == {"C1": "broken", "C2": "pending"}
     assert world.case(CASE)["Promise_Status__c"] == "Broken"
     assert world.case("erp:C2:USD:1")["Promise_Status__c"] == "Pending"
+
+
+def test_a_refused_dispute_case_is_dead_lettered_and_written_on_the_next_run(
+    world: World,
+) -> None:
+    _delinquent(world)
+    _set_source_dispute(world, "I2", disputed=True)
+    deps = world.deps()
+    cycle_deps, overlay = with_read_back(deps)
+    run_cycle(cycle_deps)
+    world.server.org.faults.fail_next_writes(10)  # every attempt at the dispute Case is locked
+
+    refused = apply_dispute_cases(deps, overlay.dispute_ledgers)
+
+    assert refused["failed"] == 1
+    with world.sessions() as session:
+        [letter] = list_dead_letters(session)
+    assert (letter.sobject, letter.record_key, letter.error_code) == (
+        "Case",
+        CHILD,
+        "UNABLE_TO_LOCK_ROW",
+    )
+    world.server.org.faults.clear()
+    assert apply_dispute_cases(deps, overlay.dispute_ledgers)["opened"] == 1
+    assert world.case(CHILD)["ParentId"] == world.case(CASE)["Id"]
+    with world.sessions() as session:
+        assert list_dead_letters(session) == []  # resolved by the write that succeeded
