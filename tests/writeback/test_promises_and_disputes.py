@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select, update
 
 from sfsync.disputes import apply_dispute_cases
+from sfsync.errors import ConfigError
 from sfsync.sources.demo import invoices_table
 from sfsync.store import models
-from sfsync.store.disputes import InvoiceDispute
+from sfsync.store.disputes import DisputeCase, InvoiceDispute
 from sfsync.store.repositories import list_dead_letters
 from sfsync.sync import run_cycle
 from sfsync.writeback import run_writeback, with_read_back
@@ -342,3 +343,18 @@ def test_a_refused_dispute_case_is_dead_lettered_and_written_on_the_next_run(
     assert world.case(CHILD)["ParentId"] == world.case(CASE)["Id"]
     with world.sessions() as session:
         assert list_dead_letters(session) == []  # resolved by the write that succeeded
+
+
+def test_a_dispute_queue_missing_from_the_org_is_a_config_error_naming_the_fix(
+    world: World,
+) -> None:
+    _delinquent(world)
+    _set_source_dispute(world, "I2", disputed=True)
+    deps = world.deps()
+    cycle_deps, overlay = with_read_back(deps)
+    run_cycle(cycle_deps)
+
+    with pytest.raises(ConfigError, match="no queue with DeveloperName 'Dispute_Team'"):
+        apply_dispute_cases(deps, overlay.dispute_ledgers, queue="Dispute_Team")
+    with world.sessions() as session:
+        assert list(session.scalars(select(DisputeCase))) == []  # nothing recorded as written
