@@ -34,7 +34,7 @@ from sfsync.jobs.shards import Shard
 from sfsync.logs import get_logger
 from sfsync.store.models import AccountLease, RunStatus
 from sfsync.store.repositories import acquire_lease, release_lease
-from sfsync.sync import CycleDeps, run_cycle
+from sfsync.sync import CycleDeps, CycleReport, run_cycle
 
 _log = get_logger(__name__)
 
@@ -133,7 +133,7 @@ def sync_shard(
             return ShardOutcome(ShardResult.ALREADY_DONE)
         facts = {"shard": shard.index, "shards": shard.count, "worker": worker, "holder": holder}
         try:
-            report = run_cycle(deps, part=shard)
+            report, disputes = _collections_cycle(deps, shard)
         except Exception as error:
             with deps.sessions() as session:
                 finish_scheduled(
@@ -157,6 +157,7 @@ def sync_shard(
                 now=deps.clock.now(),
                 counts={
                     **report.counts,
+                    **{f"dispute_cases_{action}": n for action, n in disputes.items()},
                     **facts,
                     "api_reads": report.calls.read,
                     "api_writes": report.calls.write,
@@ -260,6 +261,22 @@ def run_exclusive(
                 for key in taken:
                     release_lease(session, lease_key=key, holder=holder)
                 session.commit()
+
+
+def _collections_cycle(deps: CycleDeps, shard: Shard) -> tuple[CycleReport, dict[str, int]]:
+    """The shard's cycle as ``sfsync run`` does it: seen through what reps did (promises due are
+    judged, outcomes and disputes overlaid), then the shard's dispute Cases.
+
+    Promise checks happen here, not in a task of their own: a verdict changes the Case and may
+    create a Task, so it must be written by the shard's one writer.
+    """
+    from sfsync.disputes import apply_dispute_cases  # noqa: PLC0415 - heavy, workers only
+    from sfsync.writeback import with_read_back  # noqa: PLC0415
+
+    cycle_deps, overlay = with_read_back(deps, part=shard)
+    report = run_cycle(cycle_deps, part=shard)
+    disputes = apply_dispute_cases(deps, overlay.dispute_ledgers)
+    return report, disputes
 
 
 def reconcile(

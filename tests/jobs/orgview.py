@@ -87,3 +87,23 @@ def org_state(server: OrgServer) -> dict[str, dict[str, dict[str, Any]]]:
 
 def _without_id(row: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in row.items() if key != "Id"}
+
+
+def state_differences(
+    left: dict[str, dict[str, dict[str, Any]]], right: dict[str, dict[str, dict[str, Any]]]
+) -> list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]]:
+    """(section, key, left row, right row) for every record that differs: readable failures."""
+    found = []
+    for section in sorted(set(left) | set(right)):
+        mine, theirs = left.get(section, {}), right.get(section, {})
+        for key in sorted(set(mine) | set(theirs)):
+            a, b = mine.get(key), theirs.get(key)
+            if a != b:
+                changed_a = (
+                    None if a is None else {k: v for k, v in a.items() if (b or {}).get(k) != v}
+                )
+                changed_b = (
+                    None if b is None else {k: v for k, v in b.items() if (a or {}).get(k) != v}
+                )
+                found.append((section, key, changed_a, changed_b))
+    return found
