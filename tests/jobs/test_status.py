@@ -14,6 +14,12 @@ from sfsync.jobs.app import celery_config
 from sfsync.jobs.config import JobsSettings
 from sfsync.jobs.ledger import SHARD_KIND, finish_scheduled
 from sfsync.jobs.schedule import CYCLE_TASK
+from sfsync.store.alerts import (
+    DeliveryValues,
+    claim_delivery,
+    delivery_key,
+    mark_delivery_failed,
+)
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.store.repositories import record_dead_letter, start_run
 from tests.fixtures.redis import RedisServer
@@ -66,6 +72,11 @@ def test_status_shows_runs_queue_dead_letters_and_the_budget(
                 message="refused",
                 at=AT,
             )
+            values = DeliveryValues(
+                key=delivery_key("case-1", "slack"), channel="slack", recipient="#ar", mode="alert"
+            )
+            assert claim_delivery(session, values, now=AT, stale_after=timedelta(minutes=10))
+            mark_delivery_failed(session, values.key, error="HTTP 403 from Slack", at=AT)
             session.commit()
     finally:
         engine.dispose()
@@ -83,6 +94,7 @@ def test_status_shows_runs_queue_dead_letters_and_the_budget(
     assert "Queue: 3 waiting, 0 delivered not acknowledged" in lines
     assert "Dead letters open: 1" in lines
     assert "API budget: 13800 of 15000 calls left (as recorded 2026-03-02 09:30 UTC)" in lines
+    assert lines[-2:] == ["Alert delivery problems:", "  slack → #ar: HTTP 403 from Slack"]
 
 
 def test_status_says_when_redis_cannot_be_reached(
