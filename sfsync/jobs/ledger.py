@@ -170,7 +170,7 @@ class DueWork:
     window: datetime | None
     """The cycle window whose tick is missing entirely (its beat message was lost)."""
     shards: tuple[tuple[datetime, Shard], ...] = ()
-    """Shards of the latest claimed cycle not yet succeeded."""
+    """Shards of the latest claimed cycle not run to an end (no row, or still running)."""
 
 
 def latest_tick(session: Session, source: str) -> SyncRun | None:

@@ -48,3 +48,18 @@ def test_two_workers_given_overlapping_shards_never_write_the_same_accounts_at_o
             f"{a.finished_at} and by {b.counts['worker']} from {b.started_at} to {b.finished_at}"
         )
     assert "shard_busy" in cluster.logs(tail=0), "the workers did contend for a shard"
+
+
+def test_a_shard_sent_for_another_shard_count_is_dropped_not_run(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(shards=2)
+    window = window_start(datetime.now(UTC), 300)
+    # Sent before SFSYNC_JOBS__SHARDS changed from 4 to 2: shard 1 of 4 overlaps shard 0 or 1
+    # of 2, so running it could put a second writer on their accounts.
+    cluster.send_shard(window, 1, 4)
+    cluster.start_worker("w1")
+
+    wait_until(lambda: "shard_count_changed" in cluster.logs(tail=0), "the stale shard task")
+    wait_until(lambda: cluster.redis_depth() == 0, "the queue to drain")
+    assert cluster.shard_runs() == []
