@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -277,9 +278,10 @@ def _run(workers: int, server: OrgServer, admin: str, redis_url: str, root: Path
 
 
 def _embedded(server: OrgServer, admin: str, root: Path) -> Result:
-    """The same first sync as one in-process ``run_cycle`` on the same PostgreSQL store."""
+    """The same first sync as one in-process run on the same PostgreSQL store: what
+    ``sfsync writeback --once`` does (read-back, cycle, dispute Cases), as each shard does."""
     from sfsync.runner import open_cycle  # noqa: PLC0415 - only for the baseline
-    from sfsync.sync import run_cycle  # noqa: PLC0415
+    from sfsync.writeback import run_collections  # noqa: PLC0415
 
     server.org.reset()
     ledger = root / "ledger.sqlite"
@@ -311,17 +313,20 @@ def _embedded(server: OrgServer, admin: str, root: Path) -> Result:
             gateway.close()
 
     with open_cycle(settings, CONFIG, clock, opener) as deps:
+        before = deps.gateway.calls
         started = time.perf_counter()
-        report = run_cycle(deps)
+        collections = run_collections(deps)
         wall = time.perf_counter() - started
+        after = deps.gateway.calls
+    report = collections.cycle
     return Result(
         workers=0,
         wall_s=wall,
         dispatch_s=0.0,
         shard_work_s=wall,
         longest_shard_s=wall,
-        calls=report.calls.total,
-        writes=report.calls.write,
+        calls=after.total - before.total,
+        writes=after.write - before.write,
         accounts=report.counts.get("accounts_planned", 0),
         ok=report.status == "succeeded",
     )
@@ -343,6 +348,8 @@ def _read_seconds(ledger: Path) -> float:
 
 def main() -> int:
     """Measure each worker count; print one line per run and the comparison."""
+    # A SIGTERM (a CI timeout) unwinds normally, so the servers and workers started are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     customers = int(os.environ.get("SFSYNC_BENCH_JOBS_CUSTOMERS", str(CUSTOMERS)))
     counts = (
         tuple(int(n) for n in os.environ.get("SFSYNC_BENCH_JOBS_WORKERS", "1,2,4").split(",") if n)
@@ -362,7 +369,8 @@ def main() -> int:
             with _postgres() as admin, _redis(root) as redis_url:
                 baseline = _embedded(server, admin, root)
                 print(
-                    f"jobs: baseline, one embedded run_cycle on the same PostgreSQL store: "
+                    "jobs: baseline, one embedded run (writeback, cycle, dispute Cases) on the "
+                    "same PostgreSQL store: "
                     f"{baseline.accounts:,} accounts in {baseline.wall_s:.1f} s, "
                     f"{baseline.calls} API calls ({baseline.writes} writes)"
                 )

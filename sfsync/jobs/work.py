@@ -132,6 +132,7 @@ def sync_shard(
             _log.info("shard_already_done", shard=shard.label, window=window_text(window))
             return ShardOutcome(ShardResult.ALREADY_DONE)
         facts = {"shard": shard.index, "shards": shard.count, "worker": worker, "holder": holder}
+        before = deps.gateway.calls
         try:
             report, disputes = _collections_cycle(deps, shard)
         except Exception as error:
@@ -146,6 +147,7 @@ def sync_shard(
                 )
             raise
         succeeded = report.status == RunStatus.SUCCEEDED.value
+        after = deps.gateway.calls
         usage = deps.gateway.usage
         if usage is not None:  # what ``sfsync status`` shows as the budget left
             facts = {**facts, "api_used": usage.used, "api_max": usage.allocation}
@@ -159,11 +161,11 @@ def sync_shard(
                     **report.counts,
                     **{f"dispute_cases_{action}": n for action, n in disputes.items()},
                     **facts,
-                    "api_reads": report.calls.read,
-                    "api_writes": report.calls.write,
+                    "api_reads": after.read - before.read,
+                    "api_writes": after.write - before.write,
                     "cycle_run_id": report.run_id,
                 },
-                api_calls=report.calls.total,
+                api_calls=after.total - before.total,
                 error=report.error,
             )
         return ShardOutcome(
