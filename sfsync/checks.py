@@ -22,11 +22,12 @@ from rich.console import Console
 from rich.text import Text
 
 from sfsync.clock import Clock
+from sfsync.configfile import ConfigProblem
 from sfsync.domain import OutcomeKind
 from sfsync.mappers.spec import LoadedMappings, MappingProblem, read_mappings
 from sfsync.mappers.validate import Describe, validate_mappings
 from sfsync.salesforce.ports import SalesforceGateway
-from sfsync.settings import ConfigProblem, Settings, print_problems
+from sfsync.settings import Settings, print_problems
 
 #: Where ``org check`` problems are located: the org itself, not a file.
 ORG = "org"

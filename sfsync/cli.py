@@ -42,7 +42,8 @@ class ConfigErrorReportingGroup(TyperGroup):
 
 def _report_config_error(error: ConfigError) -> None:
     """Print the problem list (or the message) to stderr; secrets are masked."""
-    from sfsync.settings import InvalidConfigError, print_problems  # noqa: PLC0415 - lazy, light
+    from sfsync.configfile import InvalidConfigError  # noqa: PLC0415 - lazy, light
+    from sfsync.settings import print_problems  # noqa: PLC0415 - lazy, light
 
     if isinstance(error, InvalidConfigError):
         print_problems(error.problems, stream=sys.stderr)

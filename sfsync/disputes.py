@@ -38,8 +38,6 @@ from sfsync.sync import CycleDeps
 
 _log = get_logger(__name__)
 
-#: Developer name of the queue that owns dispute Cases (seeded in the local org).
-DEFAULT_DISPUTE_QUEUE = "Disputes"
 #: Status and priority of a new (or reopened) dispute Case.
 OPEN_STATUS = "New"
 PRIORITY = "Medium"
@@ -63,16 +61,19 @@ def apply_dispute_cases(
     deps: CycleDeps,
     ledgers: Mapping[AccountKey, AccountLedger],
     *,
-    queue: str = DEFAULT_DISPUTE_QUEUE,
+    queue: str | None = None,
 ) -> dict[str, int]:
-    """Open, update or close the dispute Cases of ``ledgers``; returns counts by action."""
+    """Open, update or close the dispute Cases of ``ledgers``; returns counts by action.
+
+    ``queue`` (a queue's DeveloperName) defaults to ``sync.dispute_queue`` from the settings.
+    """
     counts = {"opened": 0, "updated": 0, "closed": 0, "failed": 0}
     if not ledgers:
         return counts
     planned = _plan(deps, ledgers)
     if not planned:
         return counts
-    queue_id = find_queue(deps, queue)
+    queue_id = find_queue(deps, queue or deps.settings.sync.dispute_queue)
     statuses = OrgStatuses(deps.gateway)
     mapping = deps.mappings.case
     records = [_record(item, mapping.external_id, queue_id, statuses) for item in planned]
@@ -176,4 +177,4 @@ def _record(
     return record
 
 
-__all__ = ["DEFAULT_DISPUTE_QUEUE", "apply_dispute_cases", "find_queue"]
+__all__ = ["apply_dispute_cases", "find_queue"]

@@ -809,7 +809,7 @@ def open_escalation(
     """Everything a run needs, from the settings: store (migrated), org, policy, alerts."""
     from sfsync.alerts.delivery import AlertDispatcher  # noqa: PLC0415 - alerts on demand
     from sfsync.alerts.factory import build_notifiers  # noqa: PLC0415
-    from sfsync.alerts.routing import AlertRouter, AlertRouting  # noqa: PLC0415
+    from sfsync.alerts.routing import AlertRouter  # noqa: PLC0415
     from sfsync.demo import load_policy  # noqa: PLC0415
     from sfsync.store.db import (  # noqa: PLC0415
         create_engine_from_url,
@@ -828,7 +828,7 @@ def open_escalation(
     engine = create_engine_from_url(settings.store.url)
     try:
         sessions = create_session_factory(engine)
-        routing = getattr(settings.alerts, "routing", None) or AlertRouting()
+        routing = settings.alerts.routing
         notifiers = build_notifiers(settings.alerts, clock)
         dispatcher = (
             AlertDispatcher(

@@ -17,13 +17,14 @@ from types import FrameType
 
 from sfsync.checks import fetch_schema, mapping_sobjects
 from sfsync.clock import Clock
+from sfsync.configfile import InvalidConfigError
 from sfsync.demo import load_policy
 from sfsync.errors import ConfigError
 from sfsync.mappers.compile import CompiledMappings, compile_mappings
 from sfsync.mappers.spec import load_mappings
 from sfsync.mappers.validate import field_lengths, validate_mappings
 from sfsync.salesforce.ports import SalesforceGateway
-from sfsync.settings import InvalidConfigError, Settings, mappings_path_for, policy_path_for
+from sfsync.settings import Settings, mappings_path_for, policy_path_for
 from sfsync.sources import build_source
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.sync import CycleDeps, CycleReport, ProgressCallback, run_cycle

@@ -26,12 +26,11 @@ import difflib
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Self, TextIO, get_args, get_origin
 from urllib.parse import unquote, urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -52,8 +51,15 @@ from pydantic_settings import (
 from rich.console import Console
 from rich.text import Text
 
-from sfsync.errors import ConfigError
+from sfsync.alerts.routing import AlertRouting
+from sfsync.configfile import (
+    ConfigProblem,
+    InvalidConfigError,
+    YamlDocument,
+    read_yaml_document,
+)
 from sfsync.logs import get_logger, register_secret
+from sfsync.sources.layouts import AgingFileLayout, SqlLayout
 
 ENV_PREFIX = "SFSYNC_"
 ENV_NESTED_DELIMITER = "__"
@@ -81,39 +87,6 @@ _SHARED_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
 # --------------------------------------------------------------------------------------------
 # Problems
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One thing an admin must fix: where (file, key, line), what is wrong, and how to fix it."""
-
-    file: str
-    key: str
-    message: str
-    fix: str
-    line: int | None = None
-
-    @property
-    def location(self) -> str:
-        """``file:line`` when the line is known, else the file (or ``environment``)."""
-        return f"{self.file}:{self.line}" if self.line is not None else self.file
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.key}: {self.message} (fix: {self.fix})"
-
-
-class InvalidConfigError(ConfigError):
-    """The configuration has problems; ``problems`` lists every one of them."""
-
-    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
-        super().__init__(tuple(problems))
-        self.problems: tuple[ConfigProblem, ...] = tuple(problems)
-
-    def __str__(self) -> str:
-        count = len(self.problems)
-        lines = [f"{count} configuration problem{'s' if count != 1 else ''}:"]
-        lines.extend(f"  {problem}" for problem in self.problems)
-        return "\n".join(lines)
 
 
 def _invalid(message: str, fix: str) -> PydanticCustomError:
@@ -173,6 +146,8 @@ class SqlSourceSettings(_Section):
     """Connection to the accounting database (source.kind = sql)."""
 
     url: str | None = None
+    #: Tables or queries, column map, status codes, notes table (docs/sources.md).
+    layout: SqlLayout = Field(default_factory=SqlLayout)
 
     @field_validator("url")
     @classmethod
@@ -188,6 +163,8 @@ class CsvSourceSettings(_Section):
     """Aging export files (source.kind = csv)."""
 
     path: Path | None = None
+    #: Header names, date format, default currency, sheet, outcomes file (docs/sources.md).
+    layout: AgingFileLayout = Field(default_factory=AgingFileLayout)
 
 
 class SourceSettings(_Section):
@@ -328,6 +305,11 @@ class SyncSettings(_Section):
     interval_seconds: int = Field(default=300, ge=10)
     overlap_seconds: int = Field(default=600, ge=0)
     writeback_overlap_seconds: int = Field(default=120, ge=0)
+    #: Create an Account (Name from the customer) for a customer no Account matches; false
+    #: lists the customer as unmatched instead (never guessed silently).
+    create_missing_accounts: bool = False
+    #: DeveloperName of the queue that owns child dispute Cases.
+    dispute_queue: str = Field(default="Disputes", min_length=1, max_length=80)
 
 
 class SmtpSettings(_Section):
@@ -381,6 +363,8 @@ class AlertsSettings(_Section):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     slack: WebhookSettings = Field(default_factory=WebhookSettings)
     teams: WebhookSettings = Field(default_factory=WebhookSettings)
+    #: Owner → manager, queue → recipients, fallback recipients, digest time (docs/alerts.md).
+    routing: AlertRouting = Field(default_factory=AlertRouting)
 
 
 class LoggingSettings(_Section):
@@ -541,124 +525,6 @@ def _fix_for_missing(path: tuple[str, ...], secret: bool) -> str:
     if secret:
         return f"set {env_name(path)} or point {env_name(path)}{FILE_SUFFIX} at a file holding it"
     return f"set {dotted} in sfsync.yaml or {env_name(path)} in the environment"
-
-
-# --------------------------------------------------------------------------------------------
-# YAML with line numbers
-
-
-@dataclass
-class YamlDocument:
-    """A parsed YAML mapping plus the line of every key, for error messages."""
-
-    path: Path
-    data: dict[str, Any] = field(default_factory=dict)
-    lines: dict[tuple[str, ...], int] = field(default_factory=dict)
-
-    def line_of(self, path: Sequence[str]) -> int | None:
-        """The line of ``path``, or of its nearest ancestor present in the file."""
-        key = tuple(path)
-        while key:
-            if key in self.lines:
-                return self.lines[key]
-            key = key[:-1]
-        return None
-
-
-def read_yaml_document(path: Path, problems: list[ConfigProblem]) -> YamlDocument | None:
-    """Parse ``path``; on failure add a problem (with line and column) and return None."""
-    shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        problems.append(
-            ConfigProblem(
-                shown,
-                "(file)",
-                "file not found",
-                f"create it (start from config/{path.name} in the sfsync repository) or pass "
-                "--config / set SFSYNC_CONFIG",
-            )
-        )
-        return None
-    except (OSError, UnicodeDecodeError) as error:
-        problems.append(
-            ConfigProblem(shown, "(file)", f"cannot read: {error}", "make it a readable UTF-8 file")
-        )
-        return None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        problems.append(_yaml_syntax_problem(shown, error))
-        return None
-    except yaml.YAMLError as error:
-        problems.append(ConfigProblem(shown, "(file)", f"invalid YAML: {error}", "fix the syntax"))
-        return None
-    document = YamlDocument(path)
-    if data is None:
-        return document
-    if not isinstance(data, dict):
-        problems.append(
-            ConfigProblem(
-                shown,
-                "(top level)",
-                f"the file must be a mapping of keys, not a {type(data).__name__}",
-                "write it as `section:` lines with indented `key: value` lines under them",
-                line=1,
-            )
-        )
-        return None
-    document.data = data
-    _record_lines(node, (), document, problems)
-    return document
-
-
-def _yaml_syntax_problem(shown: str, error: yaml.MarkedYAMLError) -> ConfigProblem:
-    """Turn a PyYAML parse error into a problem at its line and column."""
-    mark = error.problem_mark or error.context_mark
-    where = f" (column {mark.column + 1})" if mark is not None else ""
-    what = " ".join(part for part in (error.context, error.problem) if part)
-    return ConfigProblem(
-        shown,
-        "(syntax)",
-        f"invalid YAML{where}: {what}",
-        "fix the indentation or quoting at that line (quote values containing ': ' or '#')",
-        line=mark.line + 1 if mark is not None else None,
-    )
-
-
-def _record_lines(
-    node: yaml.Node | None,
-    prefix: tuple[str, ...],
-    document: YamlDocument,
-    problems: list[ConfigProblem],
-) -> None:
-    """Record the line of every key under ``node``; duplicate keys are problems."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            path = (*prefix, key)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                problems.append(
-                    ConfigProblem(
-                        str(document.path),
-                        ".".join(path),
-                        "duplicate key: the later value silently replaces the earlier one",
-                        "keep one of them",
-                        line=line,
-                    )
-                )
-            seen.add(key)
-            document.lines[path] = line
-            _record_lines(value_node, path, document, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            path = (*prefix, str(index))
-            document.lines[path] = item.start_mark.line + 1
-            _record_lines(item, path, document, problems)
 
 
 # --------------------------------------------------------------------------------------------

@@ -361,7 +361,7 @@ class _Cycle:
             else:
                 found[customer] = account_id
                 self.matched.append(customer)
-        if unmatched and getattr(self.deps.settings.sync, "create_missing_accounts", False):
+        if unmatched and self.deps.settings.sync.create_missing_accounts:
             found.update(self._create_accounts({c: missing[c] for c in unmatched}))
             unmatched = [customer for customer in unmatched if customer not in found]
         if unmatched:

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from sfsync.cases import DISPUTE_CASE_SUFFIX, AccountLedger, build_ledgers
 from sfsync.clock import Clock
-from sfsync.disputes import DEFAULT_DISPUTE_QUEUE, apply_dispute_cases
+from sfsync.disputes import apply_dispute_cases
 from sfsync.domain import AccountKey, Invoice, OutcomeKind, Promise, PromiseStatus
 from sfsync.errors import SfsyncError
 from sfsync.logs import get_logger, run_context
@@ -490,9 +490,7 @@ def run_collections(
     writeback = run_writeback(deps)
     cycle_deps, overlay = with_read_back(deps, extra_customers=writeback.customers)
     cycle = run_cycle(cycle_deps, full=full, on_progress=on_progress)
-    cases = apply_dispute_cases(
-        deps, overlay.dispute_ledgers, queue=dispute_queue or DEFAULT_DISPUTE_QUEUE
-    )
+    cases = apply_dispute_cases(deps, overlay.dispute_ledgers, queue=dispute_queue)
     return CollectionsReport(writeback, cycle, list(overlay.verdicts), cases)
 
 

@@ -29,6 +29,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from sfsync.configfile import InvalidConfigError
 from sfsync.domain import (
     AccountKey,
     CaseChange,
@@ -62,7 +63,6 @@ from sfsync.mappers.transforms import (
     kind_of_constant,
     relationship_name,
 )
-from sfsync.settings import InvalidConfigError
 
 #: Field lengths from describe: lower-case sObject name → lower-case field name → length.
 FieldLengths = Mapping[str, Mapping[str, int]]

@@ -34,7 +34,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from sfsync.settings import ConfigProblem, InvalidConfigError, YamlDocument, read_yaml_document
+from sfsync.configfile import ConfigProblem, InvalidConfigError, YamlDocument, read_yaml_document
 
 #: The objects a mapping file configures, in the order problems are reported.
 ObjectName = Literal["case", "task", "invoice", "account"]

@@ -11,7 +11,7 @@ code that only needs the port does not load SQLAlchemy or openpyxl.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from sfsync.errors import ConfigError
 from sfsync.sources.base import (
@@ -58,23 +58,14 @@ def build_source(
         if settings.sql.url is None:
             raise ConfigError("source.sql.url is required when source.kind is sql")
         engine = create_source_engine(settings.sql.url)
-        layout = sql_layout or _configured(settings.sql, SqlLayout) or SqlLayout()
+        layout = sql_layout or settings.sql.layout
         return SqlSource(settings.name, engine, layout, clock)
     from sfsync.sources.aging_file import AgingFileSource  # noqa: PLC0415
 
     if settings.csv.path is None:
         raise ConfigError("source.csv.path is required when source.kind is csv")
-    aging = file_layout or _configured(settings.csv, AgingFileLayout) or AgingFileLayout()
+    aging = file_layout or settings.csv.layout
     return AgingFileSource(settings.name, settings.csv.path, aging, state_dir=state_dir)
-
-
-_Layout = TypeVar("_Layout", SqlLayout, AgingFileLayout)
-
-
-def _configured(section: object, kind: type[_Layout]) -> _Layout | None:
-    """The section's ``layout`` if the settings model has one of the right type."""
-    layout = getattr(section, "layout", None)
-    return layout if isinstance(layout, kind) else None
 
 
 __all__ = [

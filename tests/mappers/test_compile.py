@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from sfsync.configfile import InvalidConfigError
 from sfsync.domain import (
     AccountKey,
     AgingBuckets,
@@ -33,7 +34,6 @@ from sfsync.mappers.compile import (
 )
 from sfsync.mappers.spec import LoadedMappings, load_mappings, read_mappings
 from sfsync.mappers.validate import check_mappings_offline
-from sfsync.settings import InvalidConfigError
 from tests.mappers.conftest import SHIPPED_MAPPINGS, WriteMappings
 
 ACCOUNT = AccountKey("erp", "C-1", "USD")

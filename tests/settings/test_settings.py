@@ -376,3 +376,66 @@ def test_odd_top_level_keys_are_unknown_keys_not_options(tmp_path: Path) -> None
         ("_env_file", 1, "unknown key"),
         ("1", 2, "unknown key"),
     ]
+
+
+def test_source_layouts_sync_choices_and_alert_routing_load_from_yaml(tmp_path: Path) -> None:
+    """The admin shapes the SQL source, the sync and alert routing in sfsync.yaml."""
+    path = write_config(
+        tmp_path,
+        """
+        source:
+          kind: sql
+          name: erp
+          sql:
+            url: sqlite:///ledger.db
+            layout:
+              invoices_table: ar_open_items
+              status_values: {O: open, C: paid}
+              notes_table: collection_notes
+        sync:
+          create_missing_accounts: true
+          dispute_queue: AR_Disputes
+        alerts:
+          routing:
+            managers: {rep@example.com: [lead@example.com]}
+            fallback: [ar-lead@example.com]
+            digest_time: "07:30"
+        """,
+    )
+
+    settings = load_settings(path)
+
+    layout = settings.source.sql.layout
+    assert (layout.invoices_table, layout.notes_table) == ("ar_open_items", "collection_notes")
+    assert layout.status_values["C"] == "paid"
+    assert settings.sync.create_missing_accounts is True
+    assert settings.sync.dispute_queue == "AR_Disputes"
+    assert settings.alerts.routing.fallback == ("ar-lead@example.com",)
+    assert settings.alerts.routing.digest_time.hour == 7
+
+
+def test_mistakes_in_layouts_and_routing_are_reported_with_their_keys(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        """
+        source:
+          sql:
+            layout:
+              invoice_table: ar_open_items
+        sync:
+          dispute_queue: ""
+        alerts:
+          routing:
+            fallbak: [ar-lead@example.com]
+        """,
+    )
+
+    problems = problems_of(path)
+
+    typo = problem_for(problems, "source.sql.layout.invoice_table")
+    assert typo.line == 5
+    assert "did you mean source.sql.layout.invoices_table?" in typo.message
+    assert problem_for(problems, "sync.dispute_queue").line == 7
+    routing = problem_for(problems, "alerts.routing.fallbak")
+    assert "did you mean alerts.routing.fallback?" in routing.message
+    assert len(problems) == 3
