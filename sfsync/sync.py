@@ -17,10 +17,13 @@
    listed and skipped, or created when ``sync.create_missing_accounts`` is on.
 5. **Apply** (:mod:`sfsync.apply`) in batches of 200 per call.
 6. **Commit** in one transaction: links, invoice links, ledger transitions, dead letters,
-   quarantined rows, the run record and the watermark. The watermark moves only when every
-   change it covers was applied: a refused write, an unmatched customer or a spent API budget
-   keeps it where it was, so the next cycle reads those customers again and plans them again
-   (their unchanged neighbours cost nothing: equal hashes, no write).
+   quarantined rows, the run record, the watermark and the **held list**. What a cycle leaves
+   behind — a refused write, a Task in doubt, an unmatched customer, the customers a spent API
+   budget kept it from writing — never holds the watermark for everyone (a customer who paid
+   everything would then never be read again): the watermark moves, and those customers are
+   listed in the store (stream ``<stream>:held``) with the read they were first left behind
+   in, and read again **by key** on every cycle until they are written. Only a cycle that
+   failed with an error keeps the watermark where it was.
 
 Customers are processed in chunks (:data:`CHUNK_CUSTOMERS`) so a ledger of 10,000 accounts and
 100,000 invoices never sits in memory as plans at once; the outcomes kept for the final commit
@@ -29,11 +32,12 @@ are small values.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -96,7 +100,9 @@ CHUNK_CUSTOMERS = 2_000
 #: Run kind recorded in ``sync_runs``.
 CYCLE_KIND = "cycle"
 #: Status of a run that stopped writing because the API budget reached its reserve.
-STOPPED_BUDGET = "stopped_budget"
+STOPPED_BUDGET = RunStatus.STOPPED_BUDGET.value
+#: Suffix of the watermark stream whose cursor lists the customers a cycle left behind.
+HELD_SUFFIX = ":held"
 #: Row key prefix of the quarantine entry that lists an unmatched customer.
 UNMATCHED_PREFIX = "account:"
 _STORE_IN_CHUNK = 5_000
@@ -128,6 +134,14 @@ class CycleReport:
     unmatched: tuple[str, ...] = ()
     watermark_advanced: bool = False
     error: str | None = None
+    #: Customers left behind (refused write, Task in doubt, unmatched, budget): the next
+    #: cycle reads them again by key.
+    held: tuple[str, ...] = ()
+
+    @property
+    def settled(self) -> bool:
+        """Everything read was written: the watermark moved and nobody is left behind."""
+        return self.watermark_advanced and not self.held
 
     @property
     def writes(self) -> int:
@@ -219,6 +233,11 @@ class _Cycle:
         self.open_letters: set[tuple[str, str]] = set()
         self.held_rows: set[str] = set()
         self.fixed_rows: set[str] = set()
+        #: The read this cycle started from, and the customers earlier cycles left behind.
+        self.since: Watermark | None = None
+        self.held_before: dict[str, Watermark | None] = {}
+        #: Customers this cycle leaves behind (written, refused, in doubt or not reached).
+        self.left_behind: set[str] = set()
 
     # --- the cycle ------------------------------------------------------------------------------
 
@@ -234,6 +253,13 @@ class _Cycle:
                 (letter.sobject, letter.record_key) for letter in list_dead_letters(session)
             }
             self.held_rows = {row.row_key for row in list_quarantined(session, deps.source.name)}
+            held = get_watermark(session, deps.source.name, self.stream + HELD_SUFFIX)
+            self.held_before = _held_from_cursor(None if held is None else held.cursor)
+        self.since = since
+        # Customers listed as unmatched before held lists existed are read again too.
+        for key in self.held_rows:
+            if key.startswith(UNMATCHED_PREFIX):
+                self.held_before.setdefault(key.removeprefix(UNMATCHED_PREFIX), None)
         overlap = timedelta(seconds=deps.settings.sync.overlap_seconds)
         lookahead = _reminder_lookahead(deps.policy)
         batch = deps.source.read_changes(since, self.as_of, overlap, lookahead=lookahead)
@@ -243,6 +269,7 @@ class _Cycle:
         if since is not None and (full or since.as_of < self.as_of):
             self.counts["full_read"] = 1
             customers = _union(customers, deps.source.iter_customers(self.as_of))
+        customers = _union(customers, self._read_held(overlap, lookahead))
         if self.part is None:
             self._set_aside(orphans)  # rows of no customer: the whole-source run keeps them
         else:
@@ -254,7 +281,37 @@ class _Cycle:
             if on_progress is not None:
                 on_progress(done)
             if self.applier.stopped_budget:
+                # The rest waits for the budget: listed by key, so the watermark can move.
+                self.left_behind.update(records.customer.id for records in chunk)
+                self.left_behind.update(records.customer.id for records in customers)
                 break
+
+    def _read_held(self, overlap: timedelta, lookahead: timedelta) -> Iterator[CustomerRecords]:
+        """The customers earlier cycles left behind, read again by key (after the main read).
+
+        A customer whose write failed may have nothing open any more (its Case close was
+        refused, or it paid meanwhile), so the changes since the oldest read it was left behind
+        in are read for it first; the customers still missing come from the open ones.
+        """
+        wanted = set(self.held_before)
+        if self.part is not None:
+            wanted = {customer for customer in wanted if self.part.includes(customer)}
+        if not wanted:
+            return
+        self.counts["accounts_held"] = len(wanted)
+        windows = [self.held_before[c] for c in wanted if self.held_before[c] is not None]
+        if windows:
+            oldest = min((w for w in windows if w is not None), key=_read_order)
+            batch = self.deps.source.read_changes(oldest, self.as_of, overlap, lookahead=lookahead)
+            for records in batch.customers:
+                if records.customer.id in wanted:
+                    wanted.discard(records.customer.id)
+                    yield records
+        if wanted:
+            for records in self.deps.source.iter_customers(self.as_of):
+                if records.customer.id in wanted:
+                    wanted.discard(records.customer.id)
+                    yield records
 
     def _process(self, chunk: list[CustomerRecords], lookahead: timedelta) -> None:
         deps = self.deps
@@ -270,6 +327,8 @@ class _Cycle:
         if not plans:
             return
         accounts = self._match(plans, view)
+        owners = {key: plan.account.customer_id for plan in plans for key in _plan_keys(plan)}
+        before = self._failure_marks()
         work = [
             AccountWork(
                 plan=plan,
@@ -282,6 +341,27 @@ class _Cycle:
             if plan.account.customer_id in accounts
         ]
         self.applier.apply(work)
+        self.left_behind.update(
+            owners.get(key) or _customer_of(key) for key in self._failures_since(before)
+        )
+
+    def _failure_marks(self) -> tuple[int, int, int]:
+        outcomes = self.applier.outcomes
+        return (
+            len(outcomes.dead_letters),
+            len(outcomes.tasks_failed),
+            len(outcomes.tasks_unknown),
+        )
+
+    def _failures_since(self, marks: tuple[int, int, int]) -> list[str]:
+        """Keys of the writes refused or left in doubt since ``marks`` (this chunk's)."""
+        outcomes = self.applier.outcomes
+        letters, failed, unknown = marks
+        return [
+            *(letter.record_key for letter in outcomes.dead_letters[letters:]),
+            *(key for key, _ in outcomes.tasks_failed[failed:]),
+            *outcomes.tasks_unknown[unknown:],
+        ]
 
     def _plan(self, chunk: Sequence[CustomerRecords], view: _StoreView) -> list[AccountPlan]:
         plans: list[AccountPlan] = []
@@ -366,6 +446,7 @@ class _Cycle:
             unmatched = [customer for customer in unmatched if customer not in found]
         if unmatched:
             self.unmatched.extend(unmatched)
+            self.left_behind.update(unmatched)
             _log.warning(
                 "accounts_unmatched",
                 count=len(unmatched),
@@ -433,13 +514,10 @@ class _Cycle:
         counts.update(outcomes.counts)
         counts["unmatched"] = len(self.unmatched)
         counts["quarantined"] = len(self.quarantine)
-        blocked = (
-            error is not None
-            or self.applier.stopped_budget
-            or outcomes.has_failures
-            or bool(self.unmatched)
-            or self.watermark is None
-        )
+        # Only an error holds the watermark: what is left behind is listed and read by key.
+        blocked = error is not None or self.watermark is None
+        held = self._held_after(error)
+        counts["held"] = len(held)
         if error is not None:
             status = RunStatus.FAILED.value
         elif self.applier.stopped_budget:
@@ -451,15 +529,22 @@ class _Cycle:
             self._write_outcomes(session, outcomes, now)
             if not blocked and self.watermark is not None:
                 self._advance(session, self.watermark, now)
+            if held or self.held_before:
+                put_watermark_cursor(
+                    session,
+                    source=deps.source.name,
+                    stream=self.stream + HELD_SUFFIX,
+                    cursor=_held_cursor(held),
+                    at=now,
+                    run_id=self.run_id,
+                )
             calls = _delta(deps.gateway.calls, calls_before)
             finish_run(
                 session,
                 self.run_id,
-                status=RunStatus.FAILED
-                if status != RunStatus.SUCCEEDED.value
-                else RunStatus.SUCCEEDED,
+                status=RunStatus(status),
                 finished_at=now,
-                counts={**counts, "status": status, "reads": calls.read, "writes": calls.write},
+                counts={**counts, "reads": calls.read, "writes": calls.write},
                 api_calls=calls.total,
                 error=_error_text(error, status),
             )
@@ -476,7 +561,20 @@ class _Cycle:
             unmatched=tuple(self.unmatched),
             watermark_advanced=not blocked,
             error=_error_text(error, status),
+            held=tuple(sorted(held)),
         )
+
+    def _held_after(self, error: BaseException | None) -> dict[str, Watermark | None]:
+        """The customers the next cycle reads again by key, each with the oldest read it was
+        left behind in (the changes since then are read for it: its Case may have to close)."""
+        behind = set(self.left_behind)
+        if error is not None:  # nothing is known to be written: keep every one listed
+            behind |= set(self.held_before)
+        return {
+            customer: self.held_before.get(customer) or self.since
+            for customer in sorted(behind)
+            if customer
+        }
 
     def _write_outcomes(self, session: Session, outcomes: Outcomes, now: datetime) -> None:
         source = self.deps.source.name
@@ -729,6 +827,61 @@ def _promise_id(promise_key: str) -> str:
 # Helpers
 
 
+def _held_cursor(held: Mapping[str, Watermark | None]) -> str:
+    """The held list as the text kept in ``watermarks.cursor``."""
+    return json.dumps(
+        {
+            customer: None
+            if since is None
+            else {
+                "value_at": None if since.updated_at is None else since.updated_at.isoformat(),
+                "cursor": since.cursor,
+            }
+            for customer, since in held.items()
+        },
+        sort_keys=True,
+    )
+
+
+def _held_from_cursor(text: str | None) -> dict[str, Watermark | None]:
+    """The held list back from the store; a row that does not parse lists nobody."""
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    held: dict[str, Watermark | None] = {}
+    for customer, since in data.items():
+        if isinstance(since, dict):
+            value = since.get("value_at")
+            try:
+                moment = None if value is None else datetime.fromisoformat(str(value))
+            except ValueError:
+                moment = None
+            held[str(customer)] = Watermark.from_stored(moment, since.get("cursor"))
+        else:
+            held[str(customer)] = None
+    return held
+
+
+def _read_order(watermark: Watermark) -> tuple[bool, datetime, object]:
+    """Oldest read first: no timestamp at all, then by timestamp, then by planning date."""
+    moment = watermark.updated_at or _EPOCH
+    return (watermark.updated_at is not None, moment, watermark.as_of)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _plan_keys(plan: AccountPlan) -> Iterator[str]:
+    """Every key an account plan writes (the Case, its invoices and Tasks)."""
+    if plan.case is not None:
+        yield plan.case.key
+    yield from (change.key for change in plan.invoices)
+    yield from (task.key for task in plan.tasks)
+
+
 def _customer_of(task_key: str) -> str:
     """The customer part of a Task key (``<source>:<customer>:...``)."""
     parts = task_key.split(":")
@@ -803,6 +956,7 @@ def _log_finished(report: CycleReport) -> None:
         "api_auth": report.calls.auth,
         "duration_s": round(report.duration_seconds, 3),
         "watermark_advanced": report.watermark_advanced,
+        "held": len(report.held),
     }
     if report.error:
         fields["error"] = report.error

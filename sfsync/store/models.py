@@ -49,11 +49,14 @@ HASH_LENGTH = 64
 
 
 class RunStatus(StrEnum):
-    """Where a sync run is: it starts ``running`` and ends ``succeeded`` or ``failed``."""
+    """Where a sync run is: it starts ``running`` and ends ``succeeded``, ``failed`` or
+    ``stopped_budget`` (writes stopped cleanly at the API budget's reserve; what was applied
+    is committed and the rest is read again by the next run)."""
 
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    STOPPED_BUDGET = "stopped_budget"
 
 
 class TaskState(StrEnum):

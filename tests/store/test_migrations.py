@@ -6,16 +6,20 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from sfsync.store.db import (
     create_engine_from_url,
+    create_session_factory,
     current_revision,
     downgrade_database,
     head_revision,
     upgrade_database,
 )
-from sfsync.store.models import Base
+from sfsync.store.models import Base, RunStatus, SyncRun
+from sfsync.store.repositories import finish_run, start_run
+from tests.store.conftest import T0
 
 EXPECTED_TABLES = {
     "sync_runs",
@@ -90,3 +94,45 @@ def test_unknown_revision_is_refused_and_changes_nothing(store_url: str) -> None
     with pytest.raises(CommandError, match="nonexistent"):
         upgrade_database(store_url, "nonexistent")
     assert current_revision(store_url) is None
+
+
+def test_a_run_stopped_at_the_budget_keeps_its_status_and_a_downgrade_calls_it_failed(
+    store_url: str,
+) -> None:
+    """0005: ``stopped_budget`` is a run status of its own; older schemas knew only failed."""
+    upgrade_database(store_url)
+    engine = create_engine_from_url(store_url)
+    try:
+        with create_session_factory(engine)() as session:
+            run = start_run(session, kind="cycle", source="erp", started_at=T0)
+            assert run is not None
+            finish_run(
+                session,
+                run.id,
+                status=RunStatus.STOPPED_BUDGET,
+                finished_at=T0,
+                counts={},
+                api_calls=0,
+            )
+            session.commit()
+            run_id = run.id
+        with create_session_factory(engine)() as session:
+            assert session.get_one(SyncRun, run_id).status is RunStatus.STOPPED_BUDGET
+        with engine.connect() as connection:
+            with pytest.raises(IntegrityError):
+                connection.execute(text("UPDATE sync_runs SET status = 'paused'"))
+            connection.rollback()
+
+        downgrade_database(store_url, "0004")
+        with engine.connect() as connection:
+            status = connection.execute(
+                text("SELECT status FROM sync_runs WHERE id = :id"), {"id": run_id}
+            ).scalar_one()
+            assert status == "failed"
+            with pytest.raises(IntegrityError):
+                connection.execute(text("UPDATE sync_runs SET status = 'stopped_budget'"))
+            connection.rollback()
+    finally:
+        engine.dispose()
+    upgrade_database(store_url)
+    assert current_revision(store_url) == head_revision()

@@ -7,8 +7,9 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
-from sfsync.store.models import TaskState
+from sfsync.store.models import RunStatus, SyncRun, TaskState
 from sfsync.store.repositories import get_task, get_watermark
 from sfsync.sync import STOPPED_BUDGET, run_cycle
 from tests.sync.conftest import (
@@ -60,8 +61,11 @@ def test_a_dropped_connection_after_the_org_committed_creates_no_duplicate(
     assert first.status == "succeeded"
     _assert_exactly_once(harness)
     if sobject == "Task":
-        # The create's outcome was unknown: the watermark waited, the rerun found the Tasks.
-        assert not first.watermark_advanced
+        # The create's outcome was unknown: its customers were listed to be read again by
+        # key (the watermark moved for everyone else), and the rerun found the Tasks.
+        assert first.watermark_advanced
+        assert first.held == ("C1", "C2")
+        assert second.settled
         assert second.calls.write == 0
         with harness.sessions() as session:
             entry = get_task(session, "erp:C1:USD:1:day_15_review")
@@ -92,7 +96,7 @@ def test_a_crash_after_a_write_leaves_a_rerun_with_nothing_duplicated(
     assert again.calls.write == 0
 
 
-def test_a_spent_api_budget_stops_writes_and_keeps_the_watermark(harness: SyncHarness) -> None:
+def test_a_spent_api_budget_stops_writes_and_lists_who_waits(harness: SyncHarness) -> None:
     _two_customers(harness)
     stingy = org_gateway(
         harness.server, harness.clock, api_reserve_fraction=0.9999
@@ -103,8 +107,15 @@ def test_a_spent_api_budget_stops_writes_and_keeps_the_watermark(harness: SyncHa
 
     assert stopped.status == STOPPED_BUDGET
     assert stopped.calls.write == 0
-    assert not stopped.watermark_advanced
+    # The watermark moves; the customers the budget kept it from writing are read by key.
+    assert stopped.watermark_advanced
+    assert stopped.held == ("C1", "C2")
+    with harness.sessions() as session:
+        [run] = session.scalars(select(SyncRun).where(SyncRun.id == stopped.run_id))
+        assert run.status is RunStatus.STOPPED_BUDGET
     assert case_rows(harness) == []
+    harness.advance(hours=1)
     resumed = harness.run()
     assert resumed.status == "succeeded"
+    assert resumed.settled
     _assert_exactly_once(harness)

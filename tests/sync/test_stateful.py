@@ -87,7 +87,7 @@ def _machine(server: OrgServer) -> type[RuleBasedStateMachine]:
         def sync_run(self) -> None:
             report = self.world.run()
             assert report.status == "succeeded"
-            if report.watermark_advanced:
+            if report.settled:
                 self.world.advance(hours=1)
                 again = self.world.run()
                 assert again.calls.write == 0, again.counts
