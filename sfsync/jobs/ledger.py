@@ -174,11 +174,11 @@ class DueWork:
 
 
 def latest_tick(session: Session, source: str) -> SyncRun | None:
-    """The most recently claimed cycle of ``source``."""
+    """The claimed cycle of ``source`` with the latest window (keys sort by window)."""
     statement = (
         select(SyncRun)
         .where(SyncRun.kind == TICK_KIND, SyncRun.source == source)
-        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .order_by(SyncRun.schedule_key.desc())
         .limit(1)
     )
     return session.scalars(statement).first()
@@ -231,8 +231,8 @@ def due_work(
 
 
 def _undone(row: SyncRun | None) -> bool:
-    """Not run to an end yet: no row, or a row still ``running``."""
-    return row is None or row.status is RunStatus.RUNNING
+    """Not done: no row, a row still ``running``, or a ``failed`` one (run it again)."""
+    return row is None or row.status is not RunStatus.SUCCEEDED
 
 
 def _tick_window(tick: SyncRun) -> datetime:
@@ -240,25 +240,45 @@ def _tick_window(tick: SyncRun) -> datetime:
 
 
 def _close_tick(tick: SyncRun, shards: Iterable[SyncRun], now: datetime) -> None:
-    """Close a cycle whose every shard ended: succeeded if all did, with the summed counts."""
+    """Close a cycle whose every shard succeeded, with the summed counts."""
     totals: dict[str, Any] = dict(tick.counts)
     api_calls = 0
-    failed = 0
     for row in shards:
-        failed += row.status is not RunStatus.SUCCEEDED
         api_calls += row.api_calls
         for name, value in (row.counts or {}).items():
             if isinstance(value, int) and name not in _NOT_SUMMED:
                 totals[name] = int(totals.get(name, 0) or 0) + value
-    tick.status = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
-    tick.error = f"{failed} shard(s) failed; see their runs" if failed else None
+    tick.status = RunStatus.SUCCEEDED
     tick.finished_at = now
     tick.counts = totals
     tick.api_calls = api_calls
 
 
+def supersede_ticks(session: Session, *, source: str, current: SyncRun, now: datetime) -> int:
+    """Close the cycles of earlier windows still running as failed: ``current`` covers them.
+
+    Each shard reads from its own watermark, so whatever an older cycle's unfinished shard did
+    not commit is read again by the new cycle's. Returns how many were closed; commits.
+    """
+    older = session.scalars(
+        select(SyncRun).where(
+            SyncRun.kind == TICK_KIND,
+            SyncRun.source == source,
+            SyncRun.status == RunStatus.RUNNING,
+            SyncRun.id != current.id,
+        )
+    ).all()
+    older = [tick for tick in older if _tick_window(tick) < _tick_window(current)]
+    for tick in older:
+        tick.status = RunStatus.FAILED
+        tick.finished_at = now
+        tick.error = f"superseded by {current.schedule_key} before every shard succeeded"
+    session.commit()
+    return len(older)
+
+
 def close_finished_tick(session: Session, *, source: str, window: datetime, now: datetime) -> bool:
-    """Close the tick of ``window`` once every shard ended; True when it was closed now."""
+    """Close the tick of ``window`` once every shard succeeded; True when it was closed now."""
     tick = session.scalars(
         select(SyncRun).where(SyncRun.schedule_key == schedule_key("cycle", source, window))
     ).one_or_none()

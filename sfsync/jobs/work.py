@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sfsync.clock import Clock
 from sfsync.jobs.ledger import (
-    SHARD_KIND,
     TICK_KIND,
     DueWork,
     claim_run,
@@ -26,7 +24,7 @@ from sfsync.jobs.ledger import (
     due_work,
     finish_scheduled,
     schedule_key,
-    shard_key,
+    supersede_ticks,
     window_start,
     window_text,
 )
@@ -71,9 +69,10 @@ def start_cycle(
             now=now,
             facts={"shards": shards},
         )
-    if run is None:
-        _log.info("cycle_already_claimed", window=window_text(window))
-        return 0
+        if run is None:
+            _log.info("cycle_already_claimed", window=window_text(window))
+            return 0
+        supersede_ticks(session, source=source, current=run, now=now)
     for index in range(shards):
         enqueue(window, Shard(index, shards))
     _log.info("cycle_dispatched", window=window_text(window), shards=shards, run_id=run.id)
@@ -277,7 +276,9 @@ def _collections_cycle(deps: CycleDeps, shard: Shard) -> tuple[CycleReport, dict
 
     cycle_deps, overlay = with_read_back(deps, part=shard)
     report = run_cycle(cycle_deps, part=shard)
-    disputes = apply_dispute_cases(deps, overlay.dispute_ledgers)
+    disputes = apply_dispute_cases(
+        deps, overlay.dispute_ledgers, queue=deps.settings.sync.dispute_queue
+    )
     return report, disputes
 
 
@@ -294,23 +295,20 @@ def reconcile(
     """Re-enqueue what the store says is due and neither done nor being done.
 
     * this window's cycle, if no beat message claimed it (lost in a Redis flush, beat down);
-    * shards of the latest cycle with no row, or a ``running`` row whose lease is free (the
-      worker died and its message is gone with Redis). A shard whose lease is held is being
-      run (or will be redelivered to its holder), so it is left alone.
+    * shards of the latest cycle not succeeded (no row; ``running`` but its worker died and the
+      message is gone with Redis; ``failed``, e.g. terminated by a broker connection loss)
+      whose lease is free. A shard whose lease is held is being run (or its message will come
+      back to its holder), so it is left alone.
 
-    Shard rows that *failed* were run and reported; Celery retried what was retryable and the
-    next cycle re-reads from the shard's watermark, so they are not replayed here.
+    Only the latest cycle is reconciled: a newer cycle supersedes an older one, so a shard that
+    keeps failing is retried at most until the next cycle.
     """
     now = clock.now()
     with sessions() as session:
         due = due_work(
             session, source=source, now=now, interval_seconds=interval_seconds, grace=grace
         )
-        lost = [
-            (window, shard)
-            for window, shard in due.shards
-            if _lost(session, source, window, shard, now)
-        ]
+        lost = [(window, shard) for window, shard in due.shards if _lost(session, shard, now)]
     if due.window is not None:
         enqueue_cycle(due.window)
     for window, shard in lost:
@@ -324,16 +322,7 @@ def reconcile(
     return DueWork(due.window, tuple(lost))
 
 
-def _lost(session: Session, source: str, window: datetime, shard: Shard, now: datetime) -> bool:
-    """Whether a due shard has nobody working on it: no row, or no live lease."""
-    from sfsync.store.models import SyncRun  # noqa: PLC0415 - local: only here
-
-    row = session.scalars(
-        select(SyncRun).where(
-            SyncRun.kind == SHARD_KIND, SyncRun.schedule_key == shard_key(source, window, shard)
-        )
-    ).one_or_none()
-    if row is not None and row.status is RunStatus.FAILED:
-        return False
+def _lost(session: Session, shard: Shard, now: datetime) -> bool:
+    """Whether a due shard has nobody working on it: no live lease."""
     lease = session.get(AccountLease, shard.lease_key)
     return lease is None or lease.expires_at <= now

@@ -185,3 +185,68 @@ def test_the_reconciler_resends_a_cycle_whose_beat_message_was_lost(
     with sessions() as session:
         runs = session.query(SyncRun).filter(SyncRun.kind.in_([TICK_KIND, SHARD_KIND])).all()
         assert {run.status for run in runs} == {RunStatus.SUCCEEDED}
+
+
+def test_a_failed_shard_is_run_again_and_the_cycle_waits_for_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    _start(sessions, Sent(), shards=2)
+    with sessions() as session:  # shard 0 succeeded; shard 1 failed (terminated, say)
+        for index, succeeded in ((0, True), (1, False)):
+            claim = claim_shard(
+                session, source="erp", window=WINDOW, shard=Shard(index, 2), now=NOW
+            )
+            assert claim is not None
+            finish_scheduled(session, claim.run_id, succeeded=succeeded, now=NOW, counts={})
+        assert not close_finished_tick(session, source="erp", window=WINDOW, now=NOW)
+    sent = Sent()
+
+    _reconcile(sessions, sent, NOW + timedelta(seconds=90))
+
+    assert sent.shards == [(WINDOW, Shard(1, 2))]
+    with sessions() as session:
+        tick = latest_tick(session, "erp")
+        assert tick is not None
+        assert tick.status is RunStatus.RUNNING
+
+
+def test_a_new_cycle_supersedes_an_unfinished_older_one_but_not_the_reverse(
+    sessions: sessionmaker[Session],
+) -> None:
+    _start(sessions, Sent(), shards=2)  # never finishes
+    later = WINDOW + timedelta(minutes=5)
+    newer = start_cycle(
+        sessions,
+        FixedClock(later + timedelta(seconds=5)),
+        source="erp",
+        interval_seconds=300,
+        shards=2,
+        enqueue=Sent().shard,
+    )
+    assert newer == 2
+    late = start_cycle(  # a delayed message for an earlier window, claimed after the newer one
+        sessions,
+        FixedClock(later + timedelta(seconds=6)),
+        source="erp",
+        interval_seconds=300,
+        shards=2,
+        enqueue=Sent().shard,
+        window=WINDOW - timedelta(minutes=5),
+    )
+    assert late == 2
+
+    with sessions() as session:
+        ticks = {
+            str(run.schedule_key): run
+            for run in session.query(SyncRun).filter(SyncRun.kind == TICK_KIND)
+        }
+    assert ticks["cycle:erp:2026-03-02T09:30:00Z"].status is RunStatus.FAILED
+    assert "superseded by cycle:erp:2026-03-02T09:35:00Z" in str(
+        ticks["cycle:erp:2026-03-02T09:30:00Z"].error
+    )
+    assert ticks["cycle:erp:2026-03-02T09:35:00Z"].status is RunStatus.RUNNING
+    assert ticks["cycle:erp:2026-03-02T09:25:00Z"].status is RunStatus.RUNNING
+    with sessions() as session:
+        latest = latest_tick(session, "erp")
+        assert latest is not None
+        assert latest.schedule_key == "cycle:erp:2026-03-02T09:35:00Z"
