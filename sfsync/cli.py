@@ -272,46 +272,51 @@ app.add_typer(dlq_app, name="dlq")
 def run(
     ctx: typer.Context,
     config: ConfigOption = None,
-    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Run once and exit.")] = False,
     interval: Annotated[
         int | None,
         typer.Option(
-            "--interval", min=1, help="Seconds between cycles (default: sync.interval_seconds)."
+            "--interval", min=1, help="Seconds between runs (default: sync.interval_seconds)."
         ),
     ] = None,
     full: Annotated[
         bool, typer.Option("--full", help="Re-plan every open customer, not only the changed ones.")
     ] = False,
 ) -> None:
-    """Sync the accounting source into Salesforce: once, or every N seconds until stopped."""
-    from sfsync.runner import StopFlag, open_cycle, run_loop  # noqa: PLC0415 - heavy, on demand
+    """Read back what reps did in Salesforce, then sync the accounting source into it (promises
+    judged, disputes out of the chase, dispute Cases): once, or every N seconds until stopped."""
+    _run_collections(ctx, config, once=once, interval=interval, full=full)
+
+
+def _run_collections(
+    ctx: typer.Context, config: Path | None, *, once: bool, interval: int | None, full: bool
+) -> None:
+    """The main job (``sfsync.writeback.run_collections``) for ``sfsync run`` and its alias
+    ``sfsync writeback``: one run (exit 1 unless the cycle succeeded) or the loop."""
+    from sfsync.clock import SystemClock  # noqa: PLC0415 - heavy, on demand
+    from sfsync.runner import StopFlag, open_cycle, run_loop  # noqa: PLC0415
     from sfsync.settings import resolve_config_path  # noqa: PLC0415
-    from sfsync.syncview import print_report, progress_reporter  # noqa: PLC0415
+    from sfsync.syncview import progress_reporter  # noqa: PLC0415
+    from sfsync.writeback import print_collections, run_collections  # noqa: PLC0415
 
     settings = load_command_settings(ctx, config)
-    from sfsync.clock import SystemClock  # noqa: PLC0415
-
-    clock = SystemClock()
     with open_cycle(
-        settings, resolve_config_path(config), clock, _gateway_factory(settings)
+        settings, resolve_config_path(config), SystemClock(), _gateway_factory(settings)
     ) as deps:
         if once:
-            from sfsync.sync import run_cycle  # noqa: PLC0415
-
             with progress_reporter() as on_progress:
-                report = run_cycle(deps, full=full, on_progress=on_progress)
-            print_report(report)
-            raise typer.Exit(0 if report.status == "succeeded" else 1)
+                report = run_collections(deps, full=full, on_progress=on_progress)
+            print_collections(report)
+            raise typer.Exit(0 if report.cycle.status == "succeeded" else 1)
         stop = StopFlag()
         stop.install()
         run_loop(
             deps,
             interval=interval or settings.sync.interval_seconds,
             stop=stop,
-            on_report=print_report,
-            on_error=lambda error: typer.echo(
-                f"cycle failed: {redact_value(str(error))}", err=True
-            ),
+            full=full,
+            on_report=print_collections,
+            on_error=lambda error: typer.echo(f"run failed: {redact_value(str(error))}", err=True),
         )
 
 
@@ -384,9 +389,7 @@ def dlq_retry(
 def writeback(
     ctx: typer.Context,
     config: ConfigOption = None,
-    once: Annotated[
-        bool, typer.Option("--once", help="Read back once, sync once, and exit.")
-    ] = False,
+    once: Annotated[bool, typer.Option("--once", help="Run once and exit.")] = False,
     interval: Annotated[
         int | None,
         typer.Option(
@@ -394,31 +397,8 @@ def writeback(
         ),
     ] = None,
 ) -> None:
-    """Read back what reps logged in Salesforce (outcomes, promises, disputes), then sync."""
-    from sfsync.clock import SystemClock  # noqa: PLC0415 - keep start-up light
-    from sfsync.runner import StopFlag, open_cycle  # noqa: PLC0415
-    from sfsync.settings import resolve_config_path  # noqa: PLC0415
-    from sfsync.writeback import print_collections, run_collections  # noqa: PLC0415
-
-    settings = load_command_settings(ctx, config)
-    with open_cycle(
-        settings, resolve_config_path(config), SystemClock(), _gateway_factory(settings)
-    ) as deps:
-        if once:
-            report = run_collections(deps)
-            print_collections(report)
-            raise typer.Exit(0 if report.cycle.status == "succeeded" else 1)
-        stop = StopFlag()
-        stop.install()
-        while not stop.event.is_set():
-            try:
-                print_collections(run_collections(deps))
-            except ConfigError:
-                raise
-            except Exception as error:  # noqa: BLE001 - reported; the next run retries
-                typer.echo(f"writeback failed: {redact_value(str(error))}", err=True)
-            if stop.wait(interval or settings.sync.interval_seconds):
-                break
+    """Alias of ``sfsync run``: read back what reps logged in Salesforce, then sync."""
+    _run_collections(ctx, config, once=once, interval=interval, full=False)
 
 
 # --- end of writeback block ----------------------------------------------------------------------

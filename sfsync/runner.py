@@ -1,9 +1,14 @@
-"""Build a cycle's dependencies from the settings, once per process, and run cycles.
+"""Build a cycle's dependencies from the settings, once per process, and run the main job.
 
 The CLI (``sfsync run``, ``sfsync dlq``) and tests use :func:`compile_for_org` and
 :func:`open_cycle`: the mappings are validated against the org's describe and compiled once (a
 bare ``truncate`` needs the field lengths), so the cycle itself reads nothing it does not need
 and an idle cycle costs no Salesforce call.
+
+:func:`run_loop` runs the product's main job, :func:`sfsync.writeback.run_collections`
+(read back what reps did → one sync cycle that sees it → dispute Cases), not a bare
+:func:`~sfsync.sync.run_cycle`: a bare cycle reads the books alone, so it would chase an
+invoice a rep disputed and never judge a promise on a customer whose books did not change.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from sfsync.salesforce.ports import SalesforceGateway
 from sfsync.settings import Settings, mappings_path_for, policy_path_for
 from sfsync.sources import build_source
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
-from sfsync.sync import CycleDeps, CycleReport, ProgressCallback, run_cycle
+from sfsync.sync import CycleDeps, ProgressCallback
+from sfsync.writeback import CollectionsReport, run_collections
 
 #: Opens a logged-in gateway for a ``with`` block (the configured org, or the local org).
 GatewayOpener = Callable[[], AbstractContextManager[SalesforceGateway]]
@@ -98,19 +104,21 @@ def run_loop(
     *,
     interval: float,
     stop: StopFlag,
-    on_report: Callable[[CycleReport], None],
+    on_report: Callable[[CollectionsReport], None],
+    full: bool = False,
     on_progress: ProgressCallback | None = None,
     on_error: Callable[[Exception], None] | None = None,
 ) -> int:
-    """Run cycles every ``interval`` seconds until ``stop`` is set; returns cycles run.
+    """Run the collections job every ``interval`` seconds until ``stop`` is set; returns the
+    runs made. ``full`` re-plans every open customer on the first run.
 
-    A failed cycle is reported and the loop goes on (the next cycle re-reads what the failed one
-    did not commit); a configuration error stops it, since no later cycle can succeed.
+    A failed run is reported and the loop goes on (the next one re-reads what the failed one
+    did not commit); a configuration error stops it, since no later run can succeed.
     """
     cycles = 0
     while not stop.event.is_set():
         try:
-            on_report(run_cycle(deps, on_progress=on_progress))
+            on_report(run_collections(deps, full=full and cycles == 0, on_progress=on_progress))
         except ConfigError:
             raise
         except Exception as error:  # reported; the next cycle retries

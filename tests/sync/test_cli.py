@@ -16,7 +16,7 @@ from sfsync.cli import app
 from sfsync.errors import RetryableError
 from sfsync.runner import StopFlag, run_loop
 from sfsync.store.repositories import get_watermark
-from sfsync.sync import CycleReport
+from sfsync.writeback import CollectionsReport
 from tests.sync.conftest import CONFIG, SyncHarness, case_rows
 
 pytestmark = pytest.mark.org
@@ -36,14 +36,20 @@ def test_run_once_on_a_fresh_checkout_syncs_the_demo_and_prints_a_summary(
     )
 
     assert result.exit_code == 0, result.output
-    assert "sync run 1 (demo): succeeded" in result.output
+    # The main job: read back what reps did (run 1), then the cycle that sees it (run 2).
+    assert "writeback run 1" in result.output
+    assert "sync run 2 (demo): succeeded" in result.output
     assert "customers without an Account" in result.output
+    events = [
+        json.loads(line)["event"] for line in result.output.splitlines() if line.startswith("{")
+    ]
+    assert events.count("writeback_finished") == 1
+    assert events.count("sync_run_finished") == 1
     finished = [
         json.loads(line)
         for line in result.output.splitlines()
         if line.startswith("{") and '"sync_run_finished"' in line
     ]
-    assert len(finished) == 1
     assert finished[0]["accounts_read"] > 0
     assert finished[0]["quarantined"] > 0  # the demo ledger's bad rows
     assert finished[0]["api_writes"] == 0  # no demo customer has an Account yet
@@ -55,9 +61,9 @@ def test_the_loop_runs_cycles_until_stopped(harness: SyncHarness) -> None:
     harness.ledger.customer("C1", "Acme Ltd")
     harness.ledger.invoice("I1", "C1", "700.00", due=date(2026, 3, 6))
     stop = StopFlag()
-    reports: list[CycleReport] = []
+    reports: list[CollectionsReport] = []
 
-    def keep(report: CycleReport) -> None:
+    def keep(report: CollectionsReport) -> None:
         reports.append(report)
         if len(reports) == 2:
             stop.event.set()
@@ -65,8 +71,8 @@ def test_the_loop_runs_cycles_until_stopped(harness: SyncHarness) -> None:
     cycles = run_loop(harness.deps(), interval=0, stop=stop, on_report=keep)
 
     assert cycles == 2
-    assert [report.counts["cases_opened"] for report in reports] == [1, 0]
-    assert reports[1].calls.write == 0
+    assert [report.cycle.counts["cases_opened"] for report in reports] == [1, 0]
+    assert reports[1].cycle.calls.write == 0
     assert len(case_rows(harness)) == 1
 
 
