@@ -3,8 +3,10 @@
 :func:`run_escalation` is what ``sfsync escalate`` (and a scheduled job) runs:
 
 1. **Read** the open collections Cases from the org (``Collections_Key__c != null AND IsClosed =
-   false``), their owners (active? manager?) in chunked ``IN`` queries, and the open disputed
-   invoices under them; the contact attempts and promises come from the local store.
+   false``, without the child dispute Cases ``<key>:dispute``: the dispute team works those,
+   and their parent carries the dispute into its reason), their owners (active? manager?) in
+   chunked ``IN`` queries, and the open disputed invoices under them; the contact attempts and
+   promises come from the local store.
 2. **Plan** with :func:`sfsync.escalation.plan_escalations`; ``already`` is every key the
    ``escalations`` table holds as applied. A Case with an escalation of ours still in flight is
    not taken for "escalated outside sfsync" (we may have set ``IsEscalated`` before a crash).
@@ -46,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from sfsync.alerts.delivery import AlertDispatcher, DeliveryOutcome, DeliveryResult
 from sfsync.alerts.model import StaleCaseAlert
+from sfsync.cases import DISPUTE_CASE_SUFFIX
 from sfsync.clock import Clock
 from sfsync.domain import Outcome, OutcomeKind, Priority, Promise, PromiseStatus
 from sfsync.errors import (
@@ -67,8 +70,9 @@ from sfsync.escalation import (
     plan_escalations,
 )
 from sfsync.logs import get_logger, run_context
+from sfsync.owners import OwnerResolver
 from sfsync.runner import GatewayOpener
-from sfsync.salesforce.ports import CallCounts, ItemResult, SalesforceGateway
+from sfsync.salesforce.ports import CallCounts, ItemResult, RecordLinkGateway, SalesforceGateway
 from sfsync.settings import Settings, policy_path_for
 from sfsync.store import models
 from sfsync.store.escalations import (
@@ -118,9 +122,13 @@ CASE_FIELDS = (
     "Past_Due_Amount__c",
     "Collections_Currency__c",
 )
-OPEN_CASES_SOQL = (
-    f"SELECT {', '.join(CASE_FIELDS)} FROM Case "  # noqa: S608 - fixed names, no values
-    "WHERE Collections_Key__c != null AND IsClosed = false ORDER BY Collections_Key__c"
+#: The open collections Cases, without the child dispute Cases (key ending in
+#: :data:`~sfsync.cases.DISPUTE_CASE_SUFFIX`, matched as an escaped LIKE literal).
+OPEN_CASES_SOQL = format_soql(
+    f"SELECT {', '.join(CASE_FIELDS)} FROM Case "  # noqa: S608 - fixed names; the value via format_soql
+    "WHERE Collections_Key__c != null AND IsClosed = false "
+    "AND (NOT Collections_Key__c LIKE '%{:like}') ORDER BY Collections_Key__c",
+    DISPUTE_CASE_SUFFIX,
 )
 USER_FIELDS = (
     "Id",
@@ -154,6 +162,8 @@ class EscalationDeps:
     instance_url: str = ""
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)
     stale_after: timedelta = DEFAULT_STALE_AFTER
+    #: ``owners.task_queue_fallback`` of policy.yaml: who gets a Task planned for a queue.
+    task_queue_fallback: str | None = None
 
 
 @dataclass
@@ -447,12 +457,15 @@ class _Applier:
         self.extras = extras
         self.report = report
         self.owners: dict[TaskOwner, str] = {}
+        # Owner hook (sfsync.owners): a queue never owns a Task; its fallback user instead.
+        self.task_users = OwnerResolver(deps.gateway, task_queue_fallback=deps.task_queue_fallback)
 
     def apply(self, plan: EscalationPlan) -> None:
         if not plan.escalations:
             return
         check_statuses(self.deps.gateway, {item.case.status for item in plan.escalations})
         self.owners = resolve_owners(self.deps.gateway, _owners_of(plan.escalations))
+        self.task_users.check()  # owner hook: an unknown fallback user fails before any write
         for item in plan.escalations:
             try:
                 self._apply_one(item)
@@ -550,7 +563,9 @@ class _Applier:
             "Status": item.case.status,
             "Escalation_Reason__c": item.case.reason,
         }
-        if item.case.reassign_to is not None:
+        if item.task.owner.kind == "queue":  # owner hook: the queue gets the work via the Case
+            record["OwnerId"] = self.owners[item.task.owner]
+        elif item.case.reassign_to is not None:
             record["OwnerId"] = self.owners[item.case.reassign_to]
         _expect_ok(self.deps.gateway.update("Case", [record])[0], f"Case {item.case_number}")
 
@@ -600,10 +615,16 @@ class _Applier:
             "ActivityDate": item.task.activity_date.isoformat(),
             "Status": TASK_STATUS,
             "Priority": TASK_PRIORITIES[item.task.priority],
-            "OwnerId": self.owners[item.task.owner],
             "WhatId": item.case_id,
             TASK_KEY_FIELD: item.key,
         }
+        owner = (  # owner hook: a Task for a queue goes to the fallback user (or stays unset)
+            self.task_users.fallback_id
+            if item.task.owner.kind == "queue"
+            else self.owners[item.task.owner]
+        )
+        if owner is not None:
+            record["OwnerId"] = owner
         try:
             result = deps.gateway.create("Task", [record])[0]
         except BudgetExhaustedError:
@@ -818,7 +839,7 @@ def open_escalation(
     )
 
     try:
-        policy = load_policy(policy_path_for(config_path)).escalation
+        full_policy = load_policy(policy_path_for(config_path))
     except (OSError, ValueError) as error:
         raise ConfigError(
             f"{policy_path_for(config_path)} cannot be used ({type(error).__name__}); "
@@ -838,17 +859,26 @@ def open_escalation(
             else None
         )
         with opener() as gateway:
-            instance = getattr(gateway, "instance_url", None) or settings.salesforce.instance_url
             yield EscalationDeps(
                 gateway=gateway,
                 sessions=sessions,
-                policy=policy,
+                policy=full_policy.escalation,
+                task_queue_fallback=full_policy.owners.task_queue_fallback,
                 clock=clock,
                 dispatcher=dispatcher,
-                instance_url=str(instance or settings.salesforce.login_url),
+                instance_url=org_instance_url(gateway, settings),
             )
     finally:
         engine.dispose()
+
+
+def org_instance_url(gateway: SalesforceGateway, settings: Settings) -> str:
+    """Where Case links point: the org the gateway logged in to (the token's instance URL, right
+    for the embedded local org and a My Domain alike); the configured URLs only for a gateway
+    that cannot say."""
+    if isinstance(gateway, RecordLinkGateway):
+        return gateway.instance_url
+    return str(settings.salesforce.instance_url or settings.salesforce.login_url)
 
 
 ROW_COLUMNS = ("Action", "Case", "Account", "Age", "Level", "Why", "Assign to", "Note")
@@ -903,6 +933,7 @@ __all__ = [
     "EscalationDeps",
     "EscalationReport",
     "open_escalation",
+    "org_instance_url",
     "print_digest",
     "print_report",
     "read_open_cases",

@@ -188,6 +188,7 @@ class SimpleSalesforceGateway:
         self._retry = retry
         self._bulk_poll_seconds = bulk_poll_seconds
         self._client: Salesforce | None = None
+        self._instance_url: str | None = None
         self._describes: dict[str, dict[str, Any]] = {}
         self._global: dict[str, Any] | None = None
         self.reauthentications = 0
@@ -199,6 +200,7 @@ class SimpleSalesforceGateway:
         token: AccessToken = self._retry.retrying()(
             fetch_token, self._settings, self._clock, self._session
         )
+        self._instance_url = token.instance_url.rstrip("/")
         self._client = Salesforce(
             instance_url=token.instance_url,
             session_id=token.access_token,
@@ -213,6 +215,15 @@ class SimpleSalesforceGateway:
             instance_url=token.instance_url,
             api_version=self._settings.api_version,
         )
+
+    @property
+    def instance_url(self) -> str:
+        """The org's base URL from the token (logs in first if needed), without a trailing
+        slash: where a person opens a record (``/lightning/r/Case/<id>/view``)."""
+        if self._instance_url is None:
+            self.login()
+        assert self._instance_url is not None  # noqa: S101 - login() always sets it
+        return self._instance_url
 
     def _sf(self) -> Salesforce:
         if self._client is None:

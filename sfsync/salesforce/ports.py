@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sfsync.errors import PermanentError, RetryableError
 
@@ -162,4 +162,20 @@ class SalesforceGateway(Protocol):
     @property
     def usage(self) -> ApiUsage | None:
         """The last reported daily API usage (None before any response carried it)."""
+        ...
+
+
+@runtime_checkable
+class RecordLinkGateway(Protocol):
+    """A gateway that knows the org's base URL, where a person opens a record.
+
+    Apart from :class:`SalesforceGateway` so the wrappers of a gateway (test doubles, crash
+    points) stay complete without it; :class:`~sfsync.salesforce.client.SimpleSalesforceGateway`
+    implements both.
+    """
+
+    @property
+    def instance_url(self) -> str:
+        """The org's base URL (``https://…``, no trailing slash): the token's
+        ``instance_url``, so it is right for the local org and a My Domain alike."""
         ...

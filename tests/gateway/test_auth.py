@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from sfsync.errors import ConfigError
 from sfsync.salesforce.client import connect
+from sfsync.salesforce.ports import RecordLinkGateway
 from sfsync.sandbox.server import OrgServer
 from tests.gateway.conftest import ZERO_WAIT, open_gateway, org_clock, org_settings
 
@@ -101,3 +102,15 @@ def test_no_secret_reaches_the_logs_in_any_flow(local_org: OrgServer) -> None:
     key_lines = local_org.org.certificates.jwt_key.read_text(encoding="utf-8").splitlines()
     secrets.extend(line for line in key_lines if len(line) > 20 and "-----" not in line)
     assert not [secret for secret in secrets if secret in text]
+
+
+def test_the_gateway_names_the_org_it_logged_in_to_for_record_links(
+    local_org: OrgServer,
+) -> None:
+    """Case links need the org's own URL: the token's instance URL, not the login URL."""
+    gateway = open_gateway(local_org)
+
+    assert isinstance(gateway, RecordLinkGateway)
+    assert gateway.instance_url == local_org.url
+    assert not gateway.instance_url.endswith("/")
+    assert gateway.calls.auth == 1  # known since the login: no request to ask for it
