@@ -15,6 +15,10 @@ Order of one chunk of accounts, chosen so every write is keyed and nothing waits
    ``planned → sent`` is committed *before* the call, then ``created`` / ``failed`` /
    ``unknown`` go into the run's final transaction.
 
+Owners (:mod:`sfsync.owners`): every owner rule of a chunk is resolved before its first write
+(an unknown queue is a ConfigError then); a new Case gets ``OwnerId`` from its rule, an update
+never changes it; every created Task gets a user (never a queue) or no ``OwnerId`` at all.
+
 An account whose Case write failed gets none of its other changes sent (they would only fail on
 the missing Case); they are skipped with that reason and planned again next cycle.
 
@@ -35,11 +39,13 @@ from sfsync.domain import (
     AccountKey,
     AccountPlan,
     CaseAction,
+    OwnerRule,
     TaskAction,
     TaskChange,
 )
 from sfsync.errors import BudgetExhaustedError, ConfigError
 from sfsync.mappers.compile import CompiledMappings, RecordContext
+from sfsync.owners import OwnerResolver
 from sfsync.salesforce.ports import ItemResult, SalesforceGateway
 from sfsync.store.models import TaskState
 from sfsync.store.repositories import AccountLinkValues, InvoiceLinkValues
@@ -156,8 +162,10 @@ class Applier:
         clock_now: Callable[[], Any],
         *,
         batch_size: int = 200,
+        owners: OwnerResolver | None = None,
     ) -> None:
         self._gateway = gateway
+        self.owners = owners or OwnerResolver(gateway, case_external_id=mappings.case.external_id)
         self._mappings = mappings
         self._sessions = sessions
         self._now = clock_now
@@ -173,6 +181,7 @@ class Applier:
         if self.stopped_budget or not work:
             return
         links = {item.plan.account: item.link for item in work}
+        self._prepare_owners(work)
         try:
             failed_cases = self._apply_cases(work, links)
             ready = [item for item in work if item.plan.account not in failed_cases]
@@ -209,6 +218,12 @@ class Applier:
             record[mapping.external_id] = change.key
             if change.action is CaseAction.CLOSE:
                 record["Status"] = self.statuses.closed("Case")
+            if change.action is CaseAction.OPEN:  # owner hook: set on creation only
+                owner = self.owners.case_owner(
+                    change.values.owner, key=change.key, account_id=item.account_id
+                )
+                _set_owner(record, owner)
+                self.owners.remember_case_owner(change.key, owner)
             records.append(record)
         results = self._send(
             records, lambda part: self._upsert(mapping.sobject, mapping.external_id, part)
@@ -303,6 +318,13 @@ class Applier:
         mapping = self._mappings.task
         pending: list[tuple[AccountWork, TaskChange]] = []
         records: list[dict[str, Any]] = []
+        self.owners.load_cases(  # owner hook: the Cases' owners as they are now
+            task.case_key
+            for item in work
+            for task in _creates(item)
+            if task.case_key is not None and task.values is not None
+            and task.values.owner.kind == "case_owner"
+        )  # fmt: skip
         for item in work:
             for task in item.plan.tasks:
                 if task.action is not TaskAction.CREATE or task.values is None:
@@ -317,6 +339,15 @@ class Applier:
                 if task.case_key is None and "What" not in record:
                     # A reminder has no Case yet: it hangs from the matched Account.
                     record.setdefault("WhatId", links[item.plan.account].salesforce_account_id)
+                _set_owner(  # owner hook: a user, never a queue
+                    record,
+                    self.owners.task_owner(
+                        task.values.owner,
+                        key=task.key,
+                        account_id=item.account_id,
+                        case_key=task.case_key,
+                    ),
+                )
                 pending.append((item, task))
                 records.append(record)
         for start in range(0, len(records), self._per_call):
@@ -362,6 +393,18 @@ class Applier:
                 self.outcomes.tasks_failed.append((task.key, f"{result.code}: {result.message}"))
                 self._fail(mapping.sobject, task.key, CREATE, record, result)
 
+    # --- owners (sfsync.owners) -----------------------------------------------------------------
+
+    def _prepare_owners(self, work: Sequence[AccountWork]) -> None:
+        """Resolve the chunk's owner rules before any write; read the Account owners it needs."""
+        self.owners.check(rule for item in work for rule in _rules_of(item))
+        self.owners.load_accounts(
+            item.account_id
+            for item in work
+            if any(_needs_account_owner(task) for task in _creates(item))
+            or (_opens_case(item) and any(r.kind == "account_owner" for r in _rules_of(item)))
+        )
+
     # --- plumbing -------------------------------------------------------------------------------
 
     def _upsert(
@@ -406,6 +449,36 @@ class Applier:
 
 
 _CASE_COUNTS = {CaseAction.OPEN: "opened", CaseAction.UPDATE: "updated", CaseAction.CLOSE: "closed"}
+
+
+def _opens_case(item: AccountWork) -> bool:
+    return item.plan.case is not None and item.plan.case.action is CaseAction.OPEN
+
+
+def _creates(item: AccountWork) -> list[TaskChange]:
+    return [task for task in item.plan.tasks if task.action is TaskAction.CREATE]
+
+
+def _rules_of(item: AccountWork) -> list[OwnerRule]:
+    rules = [task.values.owner for task in _creates(item) if task.values is not None]
+    case = item.plan.case
+    if case is not None and case.action is CaseAction.OPEN:
+        rules.append(case.values.owner)
+    return rules
+
+
+def _needs_account_owner(task: TaskChange) -> bool:
+    """``account_owner``, or ``case_owner`` of a reminder (no Case yet: the account owner)."""
+    rule = task.values.owner if task.values is not None else None
+    return rule is not None and (
+        rule.kind == "account_owner" or (rule.kind == "case_owner" and task.case_key is None)
+    )
+
+
+def _set_owner(record: dict[str, Any], owner_id: str | None) -> None:
+    """``OwnerId`` when the rule resolved to someone; otherwise the integration user keeps it."""
+    if owner_id is not None:
+        record["OwnerId"] = owner_id
 
 
 def _step(task: TaskChange) -> str:

@@ -216,6 +216,22 @@ class CasePolicy(BaseModel):
         return value
 
 
+class OwnerPolicy(BaseModel):
+    """How owner rules meet Salesforce's limits (resolved by :mod:`sfsync.owners`).
+
+    A queue cannot own a Task, and nobody can be handed a record after they left: such a Task
+    (and a record whose account or case owner is inactive) goes to ``task_queue_fallback``, the
+    username of an active user such as the collections lead. Unset: ``OwnerId`` is left out and
+    the integration user owns it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_queue_fallback: str | None = Field(
+        default=None, min_length=3, max_length=80, pattern=r"^[^\s@]+@[^\s@]+$"
+    )
+
+
 class Policy(BaseModel):
     """Everything in ``config/policy.yaml``."""
 
@@ -224,7 +240,17 @@ class Policy(BaseModel):
     cadence: CadencePolicy
     promises: PromisePolicy = PromisePolicy()
     case: CasePolicy = CasePolicy()
+    owners: OwnerPolicy = OwnerPolicy()
     escalation: EscalationPolicy = EscalationPolicy()
+
+    @property
+    def owner_rules(self) -> tuple[OwnerRule, ...]:
+        """Every owner rule of the Case, the cadence steps and the broken-promise follow-up."""
+        return (
+            self.case.owner,
+            self.promises.broken_follow_up.owner,
+            *(step.owner for step in self.cadence.steps),
+        )
 
 
 def judge_promise(

@@ -32,6 +32,10 @@ _AUDIT_FIELDS = frozenset(
 )
 _STATUS_OBJECTS = {"Case": "CaseStatus", "Task": "TaskStatus"}
 _CLOSED_FALLBACK = {"Case": {"Closed"}, "Task": {"Completed"}}
+#: Activities: always owned by a user ("Assigned To"), never by a queue.
+_ACTIVITIES = frozenset({"Task", "Event"})
+#: Standard objects a queue may own (QueueSobject); custom objects may be too.
+_QUEUE_OBJECTS = frozenset({"Case", "Lead"})
 
 
 @dataclass(frozen=True)
@@ -387,6 +391,43 @@ class RecordWriter:
             if field_def is None or value is None:
                 continue
             self._check_value(field_def, value)
+        owner = values.get("OwnerId")
+        if isinstance(owner, str) and owner:
+            self._check_owner(obj, owner)
+
+    def _check_owner(self, obj: ObjectDef, owner: str) -> None:
+        """A real org's owner rules: activities belong to users, queues own only queue objects,
+        and nothing is handed to a user who left.
+
+        * Task/Event owned by a queue: ``FIELD_INTEGRITY_EXCEPTION``, "Assigned To ID: id value of
+          incorrect type: 00G...", fields ``[OwnerId]`` (as observed from a real org in
+          apex-enterprise-patterns/fflib-apex-common#293 and SalesforceLabs/ActionPlansV4#51).
+        * Any other object a queue cannot own (Account, Contact ...; queues support Case, Lead
+          and custom objects, QueueSobject), or a Group that is not a queue: the same code with
+          "Owner ID: id value of incorrect type" (octoberswimmer/aer-dist#513 shows that wording).
+        * An inactive User: ``INACTIVE_OWNER_OR_USER``, "operation performed with inactive user"
+          (SalesforceLabs/Milestones-PM#26).
+        """
+        record_id = normalize_id(owner)
+        row = self.store.get(record_id) if record_id is not None else None
+        if row is None:
+            return  # a missing or malformed id was already refused by _check_reference
+        kind = self.store.sobject_of(row["Id"])
+        if kind == "Group":
+            label = "Assigned To ID" if obj.name in _ACTIVITIES else "Owner ID"
+            takes_queue = obj.name not in _ACTIVITIES and (
+                obj.name in _QUEUE_OBJECTS or obj.name.endswith("__c")
+            )
+            if row.get("Type") != "Queue" or not takes_queue:
+                raise RecordError(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"{label}: id value of incorrect type: {row['Id']}",
+                    ("OwnerId",),
+                )
+        elif kind == "User" and not row.get("IsActive"):
+            raise RecordError(
+                "INACTIVE_OWNER_OR_USER", "operation performed with inactive user", ("OwnerId",)
+            )
 
     def _check_value(self, field_def: FieldDef, value: Any) -> None:
         kind = field_def.type

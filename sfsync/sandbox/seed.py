@@ -26,7 +26,14 @@ TASK_STATUSES = (
     ("Waiting on someone else", False, False),
     ("Deferred", False, False),
 )
-QUEUES = (("Collections Managers", "Collections_Managers"), ("Disputes", "Disputes"))
+#: The queues the shipped policy names (config/policy.yaml, sync.dispute_queue). Each may own
+#: Cases and custom objects (the org's QueueSobject rule, records.py); none may own a Task.
+QUEUES = (
+    ("Collections", "Collections"),
+    ("Collections Managers", "Collections_Managers"),
+    ("Disputes", "Disputes"),
+    ("Legal Collections", "Legal_Collections"),
+)
 REPS = (("Riley", "Rep", "riley.rep@sfsync.local"), ("Casey", "Rep", "casey.rep@sfsync.local"))
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 

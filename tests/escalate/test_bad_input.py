@@ -57,7 +57,10 @@ def test_an_owner_without_a_manager_sends_the_task_to_the_fallback_queue(
     with capture_logs() as logs:
         harness.run()
 
-    assert harness.tasks(case["Id"])[0]["OwnerId"] == harness.queue_id("Collections_Managers")
+    # A queue cannot own a Task: the Case goes to the queue, the Task to the integration user
+    # (no owners.task_queue_fallback configured).
+    assert harness.tasks(case["Id"])[0]["OwnerId"] == harness.server.org.user_id
+    assert harness.case(case["Id"])["OwnerId"] == harness.queue_id("Collections_Managers")
     (line,) = [entry for entry in logs if entry["event"] == "case_escalated"]
     assert line["routed_to_fallback"] is True
     assert line["task_owner"] == "queue:Collections_Managers"
@@ -77,7 +80,7 @@ def test_an_owner_who_left_is_replaced_by_the_fallback_and_logged(
     after = harness.case(case["Id"])
     assert report.escalated == [f"{case['Collections_Key__c']}:esc:manager"]
     assert (after["OwnerId"], after["IsEscalated"]) == (queue, True)
-    assert harness.tasks(case["Id"])[0]["OwnerId"] == queue
+    assert harness.tasks(case["Id"])[0]["OwnerId"] == harness.server.org.user_id  # not a queue
     (line,) = [entry for entry in logs if entry["event"] == "case_owner_inactive"]
     assert line["reassigned_to"] == "queue:Collections_Managers"
     assert line["log_level"] == "warning"
@@ -186,5 +189,6 @@ def test_a_manager_who_left_gets_no_task_the_fallback_queue_does(
     report = harness.run()
 
     assert report.failed == []
-    assert harness.tasks(case["Id"])[0]["OwnerId"] == harness.queue_id("Collections_Managers")
+    assert harness.tasks(case["Id"])[0]["OwnerId"] == harness.server.org.user_id  # not a queue
+    assert harness.case(case["Id"])["OwnerId"] == harness.queue_id("Collections_Managers")
     assert [row.note for row in report.rows] == ["owner has no manager: Task to the fallback"]

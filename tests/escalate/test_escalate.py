@@ -107,7 +107,10 @@ def test_thirty_one_days_reaches_the_legal_level_once(harness: EscalationHarness
         f"{key}:esc:legal",
         f"{key}:esc:manager",
     ]
-    assert tasks[0]["OwnerId"] == harness.queue_id("Legal_Collections")
+    # A queue cannot own a Task: the legal queue gets the Case, the Task stays with the
+    # integration user (no owners.task_queue_fallback configured).
+    assert tasks[0]["OwnerId"] == harness.server.org.user_id
+    assert harness.case(case["Id"])["OwnerId"] == harness.queue_id("Legal_Collections")
     bodies = sorted(post["Body"] for post in harness.posts(case["Id"]))
     assert bodies == [
         "Escalated to the manager after 15 calendar days. Why: no contact logged.",

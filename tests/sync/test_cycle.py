@@ -71,8 +71,9 @@ def test_new_delinquency_opens_a_case_with_its_task_and_invoices(harness: SyncHa
     assert report.watermark_advanced
     assert (report.counts["cases_opened"], report.counts["tasks_created"]) == (1, 1)
     assert report.counts["invoices_upserted"] == 2
-    # One collections call per object (the floor) and one query matching the Account.
-    assert (report.calls.write, report.calls.read) == (3, 1)
+    # One collections call per object (the floor), one query matching the Account and one
+    # resolving the Collections queue that owns new Cases (once per run).
+    assert (report.calls.write, report.calls.read) == (3, 2)
     _assert_first_sync(harness, account_id)
 
 
