@@ -32,6 +32,7 @@ are small values.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import defaultdict
@@ -51,6 +52,7 @@ from sfsync.domain import (
     AccountKey,
     AccountPlan,
     AccountState,
+    Customer,
     Promise,
     PromiseStatus,
     TaskAction,
@@ -106,6 +108,15 @@ HELD_SUFFIX = ":held"
 #: Row key prefix of the quarantine entry that lists an unmatched customer.
 UNMATCHED_PREFIX = "account:"
 _STORE_IN_CHUNK = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCustomer:
+    """A customer a cycle left behind: its name (to plan it if the source no longer yields it)
+    and the read it was first left behind in (``None``: the first read ever)."""
+
+    name: str
+    since: Watermark | None
 
 
 @dataclass(frozen=True)
@@ -235,9 +246,11 @@ class _Cycle:
         self.fixed_rows: set[str] = set()
         #: The read this cycle started from, and the customers earlier cycles left behind.
         self.since: Watermark | None = None
-        self.held_before: dict[str, Watermark | None] = {}
-        #: Customers this cycle leaves behind (written, refused, in doubt or not reached).
-        self.left_behind: set[str] = set()
+        self.held_before: dict[str, HeldCustomer] = {}
+        #: Customers this cycle leaves behind (refused, in doubt, unmatched or not reached),
+        #: with their names.
+        self.left_behind: dict[str, str] = {}
+        self.names: dict[str, str] = {}
 
     # --- the cycle ------------------------------------------------------------------------------
 
@@ -259,7 +272,8 @@ class _Cycle:
         # Customers listed as unmatched before held lists existed are read again too.
         for key in self.held_rows:
             if key.startswith(UNMATCHED_PREFIX):
-                self.held_before.setdefault(key.removeprefix(UNMATCHED_PREFIX), None)
+                customer = key.removeprefix(UNMATCHED_PREFIX)
+                self.held_before.setdefault(customer, HeldCustomer(customer, None))
         overlap = timedelta(seconds=deps.settings.sync.overlap_seconds)
         lookahead = _reminder_lookahead(deps.policy)
         batch = deps.source.read_changes(since, self.as_of, overlap, lookahead=lookahead)
@@ -282,8 +296,8 @@ class _Cycle:
                 on_progress(done)
             if self.applier.stopped_budget:
                 # The rest waits for the budget: listed by key, so the watermark can move.
-                self.left_behind.update(records.customer.id for records in chunk)
-                self.left_behind.update(records.customer.id for records in customers)
+                for records in itertools.chain(chunk, customers):
+                    self.left_behind[records.customer.id] = records.customer.name
                 break
 
     def _read_held(self, overlap: timedelta, lookahead: timedelta) -> Iterator[CustomerRecords]:
@@ -291,7 +305,9 @@ class _Cycle:
 
         A customer whose write failed may have nothing open any more (its Case close was
         refused, or it paid meanwhile), so the changes since the oldest read it was left behind
-        in are read for it first; the customers still missing come from the open ones.
+        in are read for it first, then the open customers. One the source yields in neither has
+        nothing open at all: it is planned with no rows, as the planner does for any account
+        with an open Case and no rows today, so its Case still closes.
         """
         wanted = set(self.held_before)
         if self.part is not None:
@@ -299,19 +315,17 @@ class _Cycle:
         if not wanted:
             return
         self.counts["accounts_held"] = len(wanted)
-        windows = [self.held_before[c] for c in wanted if self.held_before[c] is not None]
-        if windows:
-            oldest = min((w for w in windows if w is not None), key=_read_order)
+        windows = [held.since for c, held in self.held_before.items() if c in wanted]
+        oldest = min(
+            (since for since in windows if since is not None), key=_read_order, default=None
+        )
+        if oldest is not None:
             batch = self.deps.source.read_changes(oldest, self.as_of, overlap, lookahead=lookahead)
-            for records in batch.customers:
-                if records.customer.id in wanted:
-                    wanted.discard(records.customer.id)
-                    yield records
+            yield from _taking(batch.customers, wanted)
         if wanted:
-            for records in self.deps.source.iter_customers(self.as_of):
-                if records.customer.id in wanted:
-                    wanted.discard(records.customer.id)
-                    yield records
+            yield from _taking(self.deps.source.iter_customers(self.as_of), wanted)
+        for customer in sorted(wanted):
+            yield CustomerRecords(Customer(customer, self.held_before[customer].name))
 
     def _process(self, chunk: list[CustomerRecords], lookahead: timedelta) -> None:
         deps = self.deps
@@ -328,6 +342,7 @@ class _Cycle:
             return
         accounts = self._match(plans, view)
         owners = {key: plan.account.customer_id for plan in plans for key in _plan_keys(plan)}
+        self.names.update(view.names)
         before = self._failure_marks()
         work = [
             AccountWork(
@@ -341,9 +356,9 @@ class _Cycle:
             if plan.account.customer_id in accounts
         ]
         self.applier.apply(work)
-        self.left_behind.update(
-            owners.get(key) or _customer_of(key) for key in self._failures_since(before)
-        )
+        for key in self._failures_since(before):
+            customer = owners.get(key) or _customer_of(key)
+            self.left_behind[customer] = self.names.get(customer, customer)
 
     def _failure_marks(self) -> tuple[int, int, int]:
         outcomes = self.applier.outcomes
@@ -446,7 +461,7 @@ class _Cycle:
             unmatched = [customer for customer in unmatched if customer not in found]
         if unmatched:
             self.unmatched.extend(unmatched)
-            self.left_behind.update(unmatched)
+            self.left_behind.update({c: view.names.get(c, c) for c in unmatched})
             _log.warning(
                 "accounts_unmatched",
                 count=len(unmatched),
@@ -564,17 +579,21 @@ class _Cycle:
             held=tuple(sorted(held)),
         )
 
-    def _held_after(self, error: BaseException | None) -> dict[str, Watermark | None]:
+    def _held_after(self, error: BaseException | None) -> dict[str, HeldCustomer]:
         """The customers the next cycle reads again by key, each with the oldest read it was
         left behind in (the changes since then are read for it: its Case may have to close)."""
-        behind = set(self.left_behind)
+        behind = dict(self.left_behind)
         if error is not None:  # nothing is known to be written: keep every one listed
-            behind |= set(self.held_before)
-        return {
-            customer: self.held_before.get(customer) or self.since
-            for customer in sorted(behind)
-            if customer
-        }
+            for customer, held in self.held_before.items():
+                behind.setdefault(customer, held.name)
+        held_now: dict[str, HeldCustomer] = {}
+        for customer in sorted(behind):
+            if not customer:
+                continue
+            before = self.held_before.get(customer)
+            since = before.since if before is not None and before.since is not None else None
+            held_now[customer] = HeldCustomer(behind[customer], since or self.since)
+        return held_now
 
     def _write_outcomes(self, session: Session, outcomes: Outcomes, now: datetime) -> None:
         source = self.deps.source.name
@@ -827,23 +846,28 @@ def _promise_id(promise_key: str) -> str:
 # Helpers
 
 
-def _held_cursor(held: Mapping[str, Watermark | None]) -> str:
+def _held_cursor(held: Mapping[str, HeldCustomer]) -> str:
     """The held list as the text kept in ``watermarks.cursor``."""
     return json.dumps(
         {
-            customer: None
-            if since is None
-            else {
-                "value_at": None if since.updated_at is None else since.updated_at.isoformat(),
-                "cursor": since.cursor,
+            customer: {
+                "name": entry.name,
+                "since": None
+                if entry.since is None
+                else {
+                    "value_at": None
+                    if entry.since.updated_at is None
+                    else entry.since.updated_at.isoformat(),
+                    "cursor": entry.since.cursor,
+                },
             }
-            for customer, since in held.items()
+            for customer, entry in held.items()
         },
         sort_keys=True,
     )
 
 
-def _held_from_cursor(text: str | None) -> dict[str, Watermark | None]:
+def _held_from_cursor(text: str | None) -> dict[str, HeldCustomer]:
     """The held list back from the store; a row that does not parse lists nobody."""
     try:
         data = json.loads(text or "{}")
@@ -851,17 +875,19 @@ def _held_from_cursor(text: str | None) -> dict[str, Watermark | None]:
         return {}
     if not isinstance(data, dict):
         return {}
-    held: dict[str, Watermark | None] = {}
-    for customer, since in data.items():
+    held: dict[str, HeldCustomer] = {}
+    for customer, entry in data.items():
+        values = entry if isinstance(entry, dict) else {}
+        since = values.get("since")
+        watermark: Watermark | None = None
         if isinstance(since, dict):
             value = since.get("value_at")
             try:
                 moment = None if value is None else datetime.fromisoformat(str(value))
             except ValueError:
                 moment = None
-            held[str(customer)] = Watermark.from_stored(moment, since.get("cursor"))
-        else:
-            held[str(customer)] = None
+            watermark = Watermark.from_stored(moment, since.get("cursor"))
+        held[str(customer)] = HeldCustomer(str(values.get("name") or customer), watermark)
     return held
 
 
@@ -872,6 +898,14 @@ def _read_order(watermark: Watermark) -> tuple[bool, datetime, object]:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _taking(read: Iterable[CustomerRecords], wanted: set[str]) -> Iterator[CustomerRecords]:
+    """The customers of ``read`` still ``wanted``, each once (found ones leave ``wanted``)."""
+    for records in read:
+        if records.customer.id in wanted:
+            wanted.discard(records.customer.id)
+            yield records
 
 
 def _plan_keys(plan: AccountPlan) -> Iterator[str]:

@@ -9,12 +9,16 @@ again by key until they are written.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from sfsync.deadletters import list_errors
+from sfsync.sources.aging_file import AgingFileSource
+from sfsync.sources.layouts import AgingFileLayout
 from sfsync.store.repositories import get_watermark
 from sfsync.sync import HELD_SUFFIX, run_cycle
 from tests.sync.conftest import FaultingGateway, SyncHarness, case_rows
@@ -107,4 +111,42 @@ def test_a_refused_close_is_retried_by_key_after_the_watermark_moved_on(
     assert retried.counts["cases_opened"] == 1
     assert _open_cases(harness) == {"erp:C1:USD:1": True, "erp:C2:USD:1": False}
     assert list_errors(harness.sessions).dead_letters == []
+    assert retried.settled
+
+
+def _export(path: Path, rows: list[tuple[str, ...]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ("Customer ID", "Customer Name", "Invoice Number", "Currency", "Original Amount",
+             "Open Balance", "Invoice Date", "Due Date", "Disputed", "Dispute Reason")
+        )  # fmt: skip
+        writer.writerows(rows)
+
+
+def test_a_held_customer_gone_from_an_aging_export_still_gets_its_case_closed(
+    harness: SyncHarness, tmp_path: Path
+) -> None:
+    """An aging export only shows what is open: once the snapshot moved on, a customer whose
+    close was refused is in no read at all. It is planned with nothing open, so its Case closes
+    once the org takes the write."""
+    export = tmp_path / "aging.csv"
+    _export(export, [("C1", "Acme Ltd", "INV-1", "USD", "900.00", "900.00", "2026-02-04",
+                      "2026-03-06", "", "")])  # fmt: skip
+    source = AgingFileSource("erp", export, AgingFileLayout(), state_dir=tmp_path / "state")
+    harness.account("C1", "Acme Ltd")
+    assert run_cycle(replace(harness.deps(), source=source)).counts["cases_opened"] == 1
+
+    harness.advance(hours=1)
+    _export(export, [])  # paid: gone from the export
+    locked = FaultingGateway(harness, "upsert", "Case", fault="lock")
+    refused = run_cycle(replace(harness.deps(), source=source, gateway=locked))
+    assert refused.held == ("C1",)
+    assert _open_cases(harness) == {"erp:C1:USD:1": False}
+
+    harness.advance(hours=1)
+    retried = run_cycle(replace(harness.deps(), source=source))
+
+    assert retried.counts["cases_closed"] == 1
+    assert _open_cases(harness) == {"erp:C1:USD:1": True}
     assert retried.settled
