@@ -28,10 +28,10 @@ from sfsync.jobs.ledger import (
     window_start,
     window_text,
 )
+from sfsync.jobs.locks import exclusive
 from sfsync.jobs.shards import Shard
 from sfsync.logs import get_logger
 from sfsync.store.models import AccountLease, RunStatus
-from sfsync.store.repositories import acquire_lease, release_lease
 from sfsync.sync import CycleDeps, CycleReport, run_cycle
 
 _log = get_logger(__name__)
@@ -107,73 +107,75 @@ def sync_shard(
 ) -> ShardOutcome:
     """Run the cycle for one shard, as its only writer.
 
-    1. Take the store lease on the shard (``holder`` is the task id, the same on a redelivery,
-       so a task redelivered after its worker was killed takes its own lease over at once; a
-       different task for the same shard gets ``BUSY`` and retries later).
+    1. Take the shard's lease (:func:`sfsync.jobs.locks.exclusive`: the store lease held by
+       the task id, so a task redelivered after its worker was killed takes it over at once,
+       plus a PostgreSQL advisory lock, so no two executions ever overlap); ``BUSY`` if
+       another holds it (the task retries later).
     2. Claim the shard's row for ``window`` (``ALREADY_DONE`` if it succeeded before).
     3. Run the cycle on the shard's customers, record the outcome, release the lease.
     """
-    source = deps.source.name
+    with exclusive(
+        deps.sessions,
+        keys=[shard.lease_key],
+        holder=holder,
+        now=deps.clock.now(),
+        ttl=lease_ttl,
+    ) as held:
+        if not held:
+            _log.info("shard_busy", shard=shard.label, window=window_text(window))
+            return ShardOutcome(ShardResult.BUSY)
+        return _run_shard(deps, window=window, shard=shard, holder=holder, worker=worker)
+
+
+def _run_shard(
+    deps: CycleDeps, *, window: datetime, shard: Shard, holder: str, worker: str
+) -> ShardOutcome:
+    """Steps 2 and 3 of :func:`sync_shard`, under the shard's lease."""
     with deps.sessions() as session:
-        held = acquire_lease(
-            session, lease_key=shard.lease_key, holder=holder, now=deps.clock.now(), ttl=lease_ttl
+        claim = claim_shard(
+            session, source=deps.source.name, window=window, shard=shard, now=deps.clock.now()
         )
-        session.commit()
-    if not held:
-        _log.info("shard_busy", shard=shard.label, window=window_text(window))
-        return ShardOutcome(ShardResult.BUSY)
+    if claim is None:
+        _log.info("shard_already_done", shard=shard.label, window=window_text(window))
+        return ShardOutcome(ShardResult.ALREADY_DONE)
+    facts = {"shard": shard.index, "shards": shard.count, "worker": worker, "holder": holder}
+    before = deps.gateway.calls
     try:
-        with deps.sessions() as session:
-            claim = claim_shard(
-                session, source=source, window=window, shard=shard, now=deps.clock.now()
-            )
-        if claim is None:
-            _log.info("shard_already_done", shard=shard.label, window=window_text(window))
-            return ShardOutcome(ShardResult.ALREADY_DONE)
-        facts = {"shard": shard.index, "shards": shard.count, "worker": worker, "holder": holder}
-        before = deps.gateway.calls
-        try:
-            report, disputes = _collections_cycle(deps, shard)
-        except Exception as error:
-            with deps.sessions() as session:
-                finish_scheduled(
-                    session,
-                    claim.run_id,
-                    succeeded=False,
-                    now=deps.clock.now(),
-                    counts=facts,
-                    error=f"{type(error).__name__}: {error}",
-                )
-            raise
-        succeeded = report.status == RunStatus.SUCCEEDED.value
-        after = deps.gateway.calls
-        usage = deps.gateway.usage
-        if usage is not None:  # what ``sfsync status`` shows as the budget left
-            facts = {**facts, "api_used": usage.used, "api_max": usage.allocation}
+        report, disputes = _collections_cycle(deps, shard)
+    except Exception as error:
         with deps.sessions() as session:
             finish_scheduled(
                 session,
                 claim.run_id,
-                succeeded=succeeded,
+                succeeded=False,
                 now=deps.clock.now(),
-                counts={
-                    **report.counts,
-                    **{f"dispute_cases_{action}": n for action, n in disputes.items()},
-                    **facts,
-                    "api_reads": after.read - before.read,
-                    "api_writes": after.write - before.write,
-                    "cycle_run_id": report.run_id,
-                },
-                api_calls=after.total - before.total,
-                error=report.error,
+                counts=facts,
+                error=f"{type(error).__name__}: {error}",
             )
-        return ShardOutcome(
-            ShardResult.SUCCEEDED if succeeded else ShardResult.FAILED, claim.run_id
+        raise
+    succeeded = report.status == RunStatus.SUCCEEDED.value
+    after = deps.gateway.calls
+    usage = deps.gateway.usage
+    if usage is not None:  # what ``sfsync status`` shows as the budget left
+        facts = {**facts, "api_used": usage.used, "api_max": usage.allocation}
+    with deps.sessions() as session:
+        finish_scheduled(
+            session,
+            claim.run_id,
+            succeeded=succeeded,
+            now=deps.clock.now(),
+            counts={
+                **report.counts,
+                **{f"dispute_cases_{action}": n for action, n in disputes.items()},
+                **facts,
+                "api_reads": after.read - before.read,
+                "api_writes": after.write - before.write,
+                "cycle_run_id": report.run_id,
+            },
+            api_calls=after.total - before.total,
+            error=report.error,
         )
-    finally:
-        with deps.sessions() as session:
-            release_lease(session, lease_key=shard.lease_key, holder=holder)
-            session.commit()
+    return ShardOutcome(ShardResult.SUCCEEDED if succeeded else ShardResult.FAILED, claim.run_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,18 +208,12 @@ def run_exclusive(
     (escalation takes every shard's lease). ``BUSY`` when any lease is held elsewhere: the
     caller retries later. A body that raises is recorded as failed and re-raised.
     """
-    taken: list[str] = []
-    try:
-        with sessions() as session:
-            for key in lease_keys:
-                if not acquire_lease(
-                    session, lease_key=key, holder=holder, now=clock.now(), ttl=lease_ttl
-                ):
-                    session.commit()
-                    _log.info("job_busy", job=job, lease=key, window=window_text(window))
-                    return ShardOutcome(ShardResult.BUSY)
-                taken.append(key)
-            session.commit()
+    with exclusive(
+        sessions, keys=lease_keys, holder=holder, now=clock.now(), ttl=lease_ttl
+    ) as held:
+        if not held:
+            _log.info("job_busy", job=job, window=window_text(window))
+            return ShardOutcome(ShardResult.BUSY)
         with sessions() as session:
             claim = claim_run(
                 session,
@@ -256,12 +252,6 @@ def run_exclusive(
         return ShardOutcome(
             ShardResult.SUCCEEDED if result.succeeded else ShardResult.FAILED, claim.run_id
         )
-    finally:
-        if taken:
-            with sessions() as session:
-                for key in taken:
-                    release_lease(session, lease_key=key, holder=holder)
-                session.commit()
 
 
 def _collections_cycle(deps: CycleDeps, shard: Shard) -> tuple[CycleReport, dict[str, int]]:

@@ -22,11 +22,14 @@ def test_redis_restart_mid_run_completes_the_cycle_and_loses_nothing(
     make_cluster: Callable[..., Cluster],
 ) -> None:
     cluster = make_cluster(shards=4)
-    cluster.org.org.faults.add_latency(0.05)
+    cluster.org.org.faults.add_latency(0.2)  # a shard run lasts long enough to be cut off
     cluster.start_worker("w1")
     window = window_start(datetime.now(UTC), 300)
     cluster.send_cycle(window)
-    wait_until(cluster.shard_runs, "the first shard to start")
+    wait_until(
+        lambda: any(run.status is RunStatus.RUNNING for run in cluster.shard_runs()),
+        "a shard to be running",
+    )
 
     cluster.redis.kill()  # queued and unacknowledged messages are gone with it
     cluster.redis.start()
