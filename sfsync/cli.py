@@ -462,11 +462,10 @@ def worker(
     ] = "sfsync@%h",
 ) -> None:
     """Run a Celery worker for the sync jobs (needs redis.url and a PostgreSQL store)."""
-    settings = load_command_settings(ctx, config)
+    _check_distributed(load_command_settings(ctx, config))
     _export_config_path(config)
     from sfsync.jobs import app as celery_app  # noqa: PLC0415 - heavy, on demand
 
-    del settings  # validated above: a bad configuration stops here with the problem list
     celery_app.worker_main(
         [
             "worker",
@@ -488,7 +487,7 @@ def beat(
     ] = Path("var/celerybeat-schedule"),
 ) -> None:
     """Run the scheduler (one is enough; a second one sends duplicates the store ignores)."""
-    load_command_settings(ctx, config)
+    _check_distributed(load_command_settings(ctx, config))
     _export_config_path(config)
     from sfsync.jobs import app as celery_app  # noqa: PLC0415 - heavy, on demand
 
@@ -512,6 +511,18 @@ def status(ctx: typer.Context, config: ConfigOption = None) -> None:
         engine.dispose()
     for line in render_status(report):
         typer.echo(line)
+
+
+def _check_distributed(settings: Settings) -> None:
+    """Refuse to start a worker or beat without a broker or with bad ``SFSYNC_JOBS__*``."""
+    from sfsync.jobs.config import load_jobs_settings  # noqa: PLC0415 - light
+
+    if settings.redis.url is None:
+        raise ConfigError(
+            "redis.url is not set: distributed mode needs a Redis broker "
+            "(set redis.url in sfsync.yaml or SFSYNC_REDIS__URL)"
+        )
+    load_jobs_settings()
 
 
 def _export_config_path(config: Path | None) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sfsync.errors import ConfigError
 
 #: Whole-task retries of retryable errors back off exponentially up to this; the visibility
 #: timeout must exceed it, so a retry waiting for its countdown is never also redelivered.
@@ -59,24 +61,36 @@ class JobsSettings(BaseSettings):
         limits = (
             ("task_soft_time_limit_seconds", self.task_soft_time_limit_seconds),
             ("task_time_limit_seconds", self.task_time_limit_seconds),
-            (
-                "lease_retry_seconds",
-                self.lease_retry_seconds,
-            ),
+            ("lease_retry_seconds", self.lease_retry_seconds),
         )
-        for name, value in limits:
-            if value >= self.visibility_timeout_seconds:
-                raise ValueError(
-                    f"jobs.{name} ({value}s) must be below jobs.visibility_timeout_seconds "
-                    f"({self.visibility_timeout_seconds}s), or Redis delivers the task twice"
-                )
+        problems = [
+            f"jobs.{name} ({value}s) must be below jobs.visibility_timeout_seconds "
+            f"({self.visibility_timeout_seconds}s), or Redis delivers the task twice"
+            for name, value in limits
+            if value >= self.visibility_timeout_seconds
+        ]
         if self.task_soft_time_limit_seconds >= self.task_time_limit_seconds:
-            raise ValueError(
+            problems.append(
                 "jobs.task_soft_time_limit_seconds must be below jobs.task_time_limit_seconds"
             )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
     def lease_ttl_seconds(self) -> int:
         """A shard lease outlives the longest a task may run, so it never expires under it."""
         return self.task_time_limit_seconds + self.lease_margin_seconds
+
+
+def load_jobs_settings() -> JobsSettings:
+    """The ``SFSYNC_JOBS__*`` settings; a :class:`ConfigError` naming each bad variable."""
+    try:
+        return JobsSettings()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            where = "SFSYNC_JOBS__" + "__".join(str(part).upper() for part in item["loc"])
+            message = str(item["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if item["loc"] else message)
+        raise ConfigError("; ".join(problems)) from None

@@ -1,0 +1,45 @@
+"""``sfsync worker`` and ``sfsync beat`` refuse to start on a configuration that cannot work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sfsync.cli import app
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "sfsync.yaml"
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_without_a_broker_nothing_starts(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SFSYNC_REDIS__URL", raising=False)
+
+    result = CliRunner().invoke(app, [command, "--config", str(CONFIG)])
+
+    assert result.exit_code == 2
+    assert "redis.url is not set" in result.output
+
+
+def test_a_bad_jobs_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFSYNC_REDIS__URL", "redis://127.0.0.1:6399/0")
+    monkeypatch.setenv("SFSYNC_JOBS__SHARDS", "zero")
+
+    result = CliRunner().invoke(app, ["worker", "--config", str(CONFIG)])
+
+    assert result.exit_code == 2
+    assert "SFSYNC_JOBS__SHARDS" in result.output
+
+
+def test_a_time_limit_at_the_visibility_timeout_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SFSYNC_REDIS__URL", "redis://127.0.0.1:6399/0")
+    monkeypatch.setenv("SFSYNC_JOBS__VISIBILITY_TIMEOUT_SECONDS", "900")
+
+    result = CliRunner().invoke(app, ["beat", "--config", str(CONFIG)])
+
+    assert result.exit_code == 2
+    assert "jobs.task_time_limit_seconds (1800s) must be below" in result.output
+    assert "Redis delivers the task twice" in result.output
