@@ -17,6 +17,7 @@ directory; the worker that meets the point deletes it and SIGKILLs itself.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -84,8 +85,9 @@ class Worker:
     log: Path
 
     def stop(self) -> None:
+        """Cold shutdown (SIGQUIT): the test is over, nothing is left to finish."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(signal.SIGQUIT)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
