@@ -279,7 +279,7 @@ def _run(workers: int, server: OrgServer, admin: str, redis_url: str, root: Path
 
 def _embedded(server: OrgServer, admin: str, root: Path) -> Result:
     """The same first sync as one in-process run on the same PostgreSQL store: what
-    ``sfsync writeback --once`` does (read-back, cycle, dispute Cases), as each shard does."""
+    ``sfsync run --once`` does (read-back, cycle, dispute Cases), as each shard does."""
     from sfsync.runner import open_cycle  # noqa: PLC0415 - only for the baseline
     from sfsync.writeback import run_collections  # noqa: PLC0415
 

@@ -89,7 +89,7 @@ def test_cycle_through_workers_leaves_the_org_as_the_embedded_run_does(
         SystemClock(),
         lambda: open_org_gateway(cluster.org),
     ) as deps:
-        report = run_collections(deps)  # ``sfsync writeback --once``: read back, sync, disputes
+        report = run_collections(deps)  # ``sfsync run --once``: read back, sync, disputes
     assert report.cycle.status == "succeeded"
 
     assert state_differences(distributed, org_state(cluster.org)) == []
