@@ -7,13 +7,10 @@ at 50 blocks, so a long digest lists the first cases and says how many more ther
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from sfsync.alerts.model import AlertMessage, Channel, StaleCaseAlert
-from sfsync.alerts.webhook import WebhookPoster
+from sfsync.alerts.webhook import WebhookNotifier
 
 MAX_BLOCKS = 50
 HEADER_LIMIT = 150
@@ -85,29 +82,10 @@ def build_slack_payload(message: AlertMessage) -> dict[str, Any]:
     return {"text": escape_mrkdwn(message.subject), "blocks": blocks}
 
 
-class SlackNotifier:
+class SlackNotifier(WebhookNotifier):
     """Posts Block Kit alerts to one Slack incoming webhook."""
 
-    def __init__(
-        self,
-        webhook_url: SecretStr,
-        *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 10.0,
-        ca_bundle: Path | None = None,
-    ) -> None:
-        self._poster = WebhookPoster(
-            "Slack",
-            webhook_url,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            ca_bundle=ca_bundle,
-        )
+    CHANNEL = Channel.SLACK
 
-    @property
-    def channel(self) -> Channel:
-        return Channel.SLACK
-
-    def send(self, recipient: str, message: AlertMessage) -> None:  # noqa: ARG002 - the webhook fixes where it posts
-        """Post ``message``; the recipient label is only for the delivery record."""
-        self._poster.post(build_slack_payload(message))
+    def build_payload(self, message: AlertMessage) -> dict[str, Any]:
+        return build_slack_payload(message)

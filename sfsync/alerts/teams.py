@@ -8,13 +8,10 @@ with a title, a fact set (account, amount past due, age, owner, reason, threshol
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from sfsync.alerts.model import AlertMessage, Channel, StaleCaseAlert
-from sfsync.alerts.webhook import WebhookPoster
+from sfsync.alerts.webhook import WebhookNotifier
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.4"
@@ -74,29 +71,10 @@ def build_teams_payload(message: AlertMessage) -> dict[str, Any]:
     }
 
 
-class TeamsNotifier:
+class TeamsNotifier(WebhookNotifier):
     """Posts Adaptive Card alerts to one Teams incoming webhook (or Workflows URL)."""
 
-    def __init__(
-        self,
-        webhook_url: SecretStr,
-        *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 10.0,
-        ca_bundle: Path | None = None,
-    ) -> None:
-        self._poster = WebhookPoster(
-            "Teams",
-            webhook_url,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            ca_bundle=ca_bundle,
-        )
+    CHANNEL = Channel.TEAMS
 
-    @property
-    def channel(self) -> Channel:
-        return Channel.TEAMS
-
-    def send(self, recipient: str, message: AlertMessage) -> None:  # noqa: ARG002 - the webhook fixes where it posts
-        """Post ``message``; the recipient label is only for the delivery record."""
-        self._poster.post(build_teams_payload(message))
+    def build_payload(self, message: AlertMessage) -> dict[str, Any]:
+        return build_teams_payload(message)

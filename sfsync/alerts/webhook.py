@@ -7,12 +7,13 @@ an error message: errors name the channel and the HTTP status, not the URL.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from pydantic import SecretStr
 
 from sfsync.alerts.base import RateLimitedError
+from sfsync.alerts.model import AlertMessage, Channel
 from sfsync.errors import PermanentError, RetryableError
 from sfsync.logs import register_secret
 
@@ -67,6 +68,45 @@ class WebhookPoster:
                 code="BAD_REQUEST",
             ) from error
         _raise_for_status(self._name, response)
+
+
+class WebhookNotifier:
+    """A notifier posting each message as one JSON payload to one incoming webhook.
+
+    Slack and Teams differ only in their channel and in how a message becomes a payload, so a
+    subclass names ``CHANNEL`` and implements :meth:`build_payload`; the timeouts, the secret
+    URL and the error translation live here once.
+    """
+
+    CHANNEL: ClassVar[Channel]
+
+    def __init__(
+        self,
+        webhook_url: SecretStr,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
+        ca_bundle: Path | None = None,
+    ) -> None:
+        self._poster = WebhookPoster(
+            self.CHANNEL.value.capitalize(),
+            webhook_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            ca_bundle=ca_bundle,
+        )
+
+    @property
+    def channel(self) -> Channel:
+        return self.CHANNEL
+
+    def build_payload(self, message: AlertMessage) -> dict[str, Any]:
+        """The webhook body for ``message`` (the channel's own format)."""
+        raise NotImplementedError
+
+    def send(self, recipient: str, message: AlertMessage) -> None:  # noqa: ARG002 - the webhook fixes where it posts
+        """Post ``message``; the recipient label is only for the delivery record."""
+        self._poster.post(self.build_payload(message))
 
 
 def _raise_for_status(name: str, response: requests.Response) -> None:
