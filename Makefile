@@ -25,7 +25,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=0 -p no:cacheprovider
-	$(BIN)/coverage report --fail-under=100 --include='sfsync/domain.py,sfsync/cases.py,sfsync/policy.py,sfsync/aging.py,sfsync/escalation.py'
+	$(BIN)/coverage report --fail-under=100 --include='sfsync/domain.py,sfsync/cases.py,sfsync/policy.py,sfsync/aging.py,sfsync/escalation.py,sfsync/templates.py'
 
 lint: $(STAMP)
 	$(BIN)/ruff check sfsync tests bench

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -69,6 +68,7 @@ from sfsync.domain import (
     canonical_money,
     content_hash,
 )
+from sfsync.templates import check_template
 
 #: ``Escalation_Reason__c`` is a 255-character text field.
 REASON_MAX_LENGTH = 255
@@ -100,27 +100,6 @@ ESCALATION_FIELDS: dict[str, object] = {
 UNANSWERED_OUTCOMES = frozenset(
     {OutcomeKind.NO_ANSWER, OutcomeKind.LEFT_VOICEMAIL, OutcomeKind.WRONG_CONTACT}
 )
-
-
-def check_template(template: str, fields: dict[str, object], what: str) -> str:
-    """Refuse unknown placeholders, attribute or index access and bad format specs.
-
-    Templates come from config: a template must not reach into Python objects, and a typo must
-    fail when the policy is loaded, not on the day a Case escalates.
-    """
-    allowed = ", ".join("{" + name + "}" for name in fields)
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as error:
-        raise ValueError(f"{what} {template!r} is not a valid template ({error})") from None
-    for name in names:
-        if name not in fields:
-            raise ValueError(f"{what} placeholder {{{name}}} is unknown; use {allowed}")
-    try:
-        template.format(**fields)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{what} {template!r} has a bad format spec ({error})") from None
-    return template
 
 
 AssigneeKind = Literal["manager", "queue", "user"]

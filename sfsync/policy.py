@@ -19,7 +19,6 @@ Cadence rules (applied by :mod:`sfsync.cases`):
 from __future__ import annotations
 
 import itertools
-import string
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated
@@ -36,6 +35,7 @@ from sfsync.domain import (
     PromiseStatus,
 )
 from sfsync.escalation import EscalationPolicy
+from sfsync.templates import check_template
 
 #: Placeholders a Task subject may use, with sample values used to check format specs.
 TASK_SUBJECT_FIELDS: dict[str, object] = {
@@ -61,27 +61,6 @@ def _parse_owner(value: object) -> object:
 Owner = Annotated[OwnerRule, BeforeValidator(_parse_owner), PlainSerializer(str, return_type=str)]
 
 
-def check_template(template: str, fields: dict[str, object]) -> str:
-    """Refuse placeholders other than ``fields`` and broken format specs, naming the allowed ones.
-
-    Attribute and index access (``{customer.__class__}``) are refused too: subjects come from
-    config, and a template must not reach into Python objects.
-    """
-    allowed = ", ".join("{" + name + "}" for name in fields)
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as error:
-        raise ValueError(f"subject {template!r} is not a valid template ({error})") from None
-    for name in names:
-        if name not in fields:
-            raise ValueError(f"subject placeholder {{{name}}} is unknown; use {allowed}")
-    try:
-        template.format(**fields)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"subject {template!r} has a bad format spec ({error})") from None
-    return template
-
-
 class CadenceStep(BaseModel):
     """One rung of the collections ladder."""
 
@@ -102,7 +81,7 @@ class CadenceStep(BaseModel):
     @field_validator("subject")
     @classmethod
     def _check_subject(cls, value: str) -> str:
-        return check_template(value, TASK_SUBJECT_FIELDS)
+        return check_template(value, TASK_SUBJECT_FIELDS, "subject")
 
     @property
     def is_reminder(self) -> bool:
@@ -180,7 +159,7 @@ class FollowUp(BaseModel):
     @field_validator("subject")
     @classmethod
     def _check_subject(cls, value: str) -> str:
-        return check_template(value, TASK_SUBJECT_FIELDS)
+        return check_template(value, TASK_SUBJECT_FIELDS, "subject")
 
 
 class PromisePolicy(BaseModel):
@@ -204,7 +183,7 @@ class CasePolicy(BaseModel):
     @field_validator("subject")
     @classmethod
     def _check_subject(cls, value: str) -> str:
-        return check_template(value, CASE_SUBJECT_FIELDS)
+        return check_template(value, CASE_SUBJECT_FIELDS, "subject")
 
     @field_validator("owner")
     @classmethod
