@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Literal, TextIO
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import structlog
 from pydantic import SecretStr
@@ -105,6 +105,8 @@ _WHOLE_PATTERNS = (_PEM_PRIVATE_KEY, _SALESFORCE_SESSION_ID, _JWT)
 
 #: Shorter registered values would mask ordinary words everywhere; patterns still cover them.
 _MIN_REGISTERED_LENGTH = 4
+#: A URL path or query shorter than this (``/``, ``/api``) is not a secret on its own.
+_MIN_URL_PART_LENGTH = 12
 
 _registry_lock = threading.Lock()
 _registered: tuple[str, ...] = ()
@@ -120,10 +122,32 @@ def register_secret(value: str | SecretStr | None) -> None:
         return
     forms = {raw, quote(raw, safe=""), quote_plus(raw)}
     forms.update(line.strip() for line in raw.splitlines() if len(line.strip()) >= 16)
+    forms.update(_url_secret_parts(raw))
     global _registered  # noqa: PLW0603 - one process-wide registry, swapped atomically
     with _registry_lock:
         merged = set(_registered) | forms
         _registered = tuple(sorted(merged, key=len, reverse=True))
+
+
+def _url_secret_parts(raw: str) -> set[str]:
+    """The parts of a secret URL that are logged apart from the whole.
+
+    A webhook URL's secret is its path and query: urllib3's debug line names the host and the
+    request path separately (``https://hooks.example:443 "POST /services/T/B/XYZ HTTP/1.1"``), so
+    the whole URL never appears in one piece there.
+    """
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        return set()
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return set()
+    path_and_query = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    return {
+        part
+        for part in (path_and_query, parts.path, parts.query)
+        if len(part) >= _MIN_URL_PART_LENGTH
+    }
 
 
 def clear_registered_secrets() -> None:

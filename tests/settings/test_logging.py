@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import logging
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -375,3 +378,38 @@ def test_task_identity_joins_the_run_context_until_cleared() -> None:
     )
     assert "run_id" not in synced
     assert not {"account", "task", "task_id"} & set(idle)
+
+
+def test_a_webhook_secret_in_urllib3_debug_lines_is_masked() -> None:
+    """urllib3 logs the host and the request path apart: the path alone must be masked too."""
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            """The test server stays silent."""
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    secret_path = "/services/T0A1B2C3D/B4E5F6G7H/q8R9s0T1u2V3w4X5"
+    url = f"http://127.0.0.1:{server.server_port}{secret_path}?sig=Zx81Kq0PlMnB7vCx"
+    stream = io.StringIO()
+    try:
+        configure_logging("DEBUG", "json", stream)
+        register_secret(SecretStr(url))
+        requests.post(url, json={"text": "stale cases"}, timeout=(2, 5))
+    finally:
+        server.shutdown()
+        server.server_close()
+        clear_registered_secrets()
+
+    output = stream.getvalue()
+    assert "POST" in output, "urllib3 wrote no debug line: the test would prove nothing"
+    assert "q8R9s0T1u2V3w4X5" not in output
+    assert "Zx81Kq0PlMnB7vCx" not in output
+    assert REDACTED in output
