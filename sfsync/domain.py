@@ -96,12 +96,13 @@ class OutcomeKind(StrEnum):
     PAYMENT_PLAN = "payment_plan"
 
 
-OwnerKind = Literal["case_owner", "account_owner", "queue"]
+OwnerKind = Literal["case_owner", "account_owner", "queue", "user"]
 
 
 @dataclass(frozen=True, slots=True)
 class OwnerRule:
-    """Who owns a Case or Task: ``case_owner``, ``account_owner`` or ``queue:<name>``.
+    """Who owns a Case or Task: ``case_owner``, ``account_owner``, ``queue:<name>`` or
+    ``user:<username>`` (a named person, such as the manager who does every day-15 review).
 
     The plan records the rule only; the gateway resolves it to a Salesforce id at apply time,
     because ownership lives in the org and may change between planning and applying.
@@ -109,6 +110,7 @@ class OwnerRule:
 
     kind: OwnerKind
     queue: str = ""
+    username: str = ""
 
     @classmethod
     def parse(cls, text: str) -> OwnerRule:
@@ -118,12 +120,19 @@ class OwnerRule:
         prefix, _, name = text.partition(":")
         if prefix == "queue" and name.strip():
             return cls(kind="queue", queue=name.strip())
+        if prefix == "user" and name.strip():
+            return cls(kind="user", username=name.strip())
         raise ValueError(
-            f"owner {text!r} is not one of case_owner, account_owner, queue:<queue name>"
+            f"owner {text!r} is not one of case_owner, account_owner, queue:<queue name>, "
+            "user:<username>"
         )
 
     def __str__(self) -> str:
-        return f"queue:{self.queue}" if self.kind == "queue" else self.kind
+        if self.kind == "queue":
+            return f"queue:{self.queue}"
+        if self.kind == "user":
+            return f"user:{self.username}"
+        return self.kind
 
 
 @dataclass(frozen=True, slots=True)

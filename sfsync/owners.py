@@ -1,8 +1,9 @@
 """Who owns each Case and Task: the policy's owner rules resolved to Salesforce ids, once per run.
 
-The plan records owner *rules* (``queue:<DeveloperName>``, ``account_owner``, ``case_owner``;
-escalation adds ``user:<username>``); ownership lives in the org, so the rules are resolved when
-applying, by chunked, escaped ``IN`` queries through the gateway, each answer cached for the run:
+The plan records owner *rules* (``queue:<DeveloperName>``, ``user:<username>``,
+``account_owner``, ``case_owner``; escalation uses queues and users too); ownership lives in
+the org, so the rules are resolved when applying, by chunked, escaped ``IN`` queries through
+the gateway, each answer cached for the run:
 
 * ``queue:<name>`` → the ``Group`` (``Type = 'Queue'``) with that ``DeveloperName``;
 * ``user:<username>`` → the active ``User`` with that ``Username``;
@@ -18,8 +19,9 @@ Salesforce's own rules, which the local org enforces too (docs/local-org.md):
 * **Nothing is handed to a user who left** (``INACTIVE_OWNER_OR_USER``): an inactive account or
   case owner is replaced by the same fallback (or left out), with an ``owner_inactive`` log line.
 
-An unknown queue, or a fallback username with no active user, is a :class:`ConfigError` naming
-the ``policy.yaml`` key and the fix, raised by :meth:`OwnerResolver.check` before any write.
+An unknown queue, a ``user:`` rule or fallback username with no active user, is a
+:class:`ConfigError` naming the ``policy.yaml`` key and the fix, raised by
+:meth:`OwnerResolver.check` before any write.
 
 A Case gets its owner **when it is created only**: a rep or manager who reassigns a collections
 Case by hand is not overruled by the next cycle (docs/sync.md "Owners").
@@ -67,23 +69,32 @@ class OwnerResolver:
         self._case_key_field = case_external_id
         self._checked = False
         self.queues: dict[str, str] = {}
+        self.users: dict[str, str] = {}
         self._accounts: dict[str, tuple[str | None, bool]] = {}
         self._cases: dict[str, tuple[str | None, bool]] = {}
 
     # --- before any write -----------------------------------------------------------------------
 
     def check(self, rules: Iterable[OwnerRule] = ()) -> None:
-        """Resolve every queue of ``rules`` (and of the constructor's) and the fallback user.
+        """Resolve every queue and user of ``rules`` (and of the constructor's) and the
+        fallback user.
 
         Raises one :class:`ConfigError` listing every name the org does not have.
         """
-        wanted = {rule.queue for rule in (*self._rules, *rules) if rule.kind == "queue"}
+        every = (*self._rules, *rules)
+        wanted = {rule.queue for rule in every if rule.kind == "queue"}
         missing = self._resolve_queues(wanted - self.queues.keys())
         problems = [
             f"queue:{name} (policy.yaml owner) is not a queue in the org: create a queue with "
             f"DeveloperName {name!r} supporting Case in Setup, or fix the owner in policy.yaml"
             for name in sorted(missing)
         ]
+        people = {rule.username for rule in every if rule.kind == "user"}
+        problems.extend(
+            f"user:{name} (policy.yaml owner) is not an active user in the org: use the "
+            "username of an active user, or fix the owner in policy.yaml"
+            for name in sorted(self._resolve_users(people - self.users.keys()))
+        )
         if self._fallback_name and not self._checked:
             self._fallback_id = self._active_user(self._fallback_name)
             if self._fallback_id is None:
@@ -101,6 +112,12 @@ class OwnerResolver:
         if name not in self.queues:
             self.check([OwnerRule("queue", name)])
         return self.queues[name]
+
+    def rule_user_id(self, name: str) -> str:
+        """The id of the ``user:<name>`` rule's user (resolving it now if :meth:`check` has not)."""
+        if name not in self.users:
+            self.check([OwnerRule("user", username=name)])
+        return self.users[name]
 
     @property
     def fallback_id(self) -> str | None:
@@ -156,6 +173,8 @@ class OwnerResolver:
         """``OwnerId`` of a new Case, or ``None`` to leave it to the integration user."""
         if rule.kind == "queue":
             return self.queue_id(rule.queue)
+        if rule.kind == "user":
+            return self.rule_user_id(rule.username)
         if rule.kind == "account_owner":
             return self._user_or_fallback(self._accounts.get(_id15(account_id)), key)
         return None  # case_owner of a Case is refused by the policy model
@@ -170,6 +189,8 @@ class OwnerResolver:
         if rule.kind == "queue":
             self.queue_id(rule.queue)  # an unknown queue is still a config error
             return self.fallback_id
+        if rule.kind == "user":
+            return self.rule_user_id(rule.username)
         if rule.kind == "case_owner" and case_key is not None:
             return self._user_or_fallback(self._cases.get(case_key), key)
         return self._user_or_fallback(self._accounts.get(_id15(account_id)), key)
@@ -207,6 +228,23 @@ class OwnerResolver:
             if name is not None:
                 self.queues.setdefault(name, str(row["Id"]))
         return names - self.queues.keys()
+
+    def _resolve_users(self, names: set[str]) -> set[str]:
+        """Resolve the active users ``names`` in one query; returns those the org does not have.
+
+        Usernames compare case-insensitively, as Salesforce's login does.
+        """
+        if not names:
+            return set()
+        rows = self._gateway.query_in(
+            "User", ["Id", "Username"], "Username", sorted(names), extra_where="IsActive = true"
+        )
+        by_name = {name.lower(): name for name in names}
+        for row in rows:
+            name = by_name.get(str(row["Username"]).lower())
+            if name is not None:
+                self.users.setdefault(name, str(row["Id"]))
+        return names - self.users.keys()
 
     def _active_user(self, username: str) -> str | None:
         rows = self._gateway.query_in(

@@ -60,6 +60,7 @@ from sfsync.domain import (
 from sfsync.errors import SfsyncError
 from sfsync.logs import get_logger, run_context
 from sfsync.mappers.compile import CompiledMappings
+from sfsync.owners import OwnerResolver
 from sfsync.policy import Policy
 from sfsync.salesforce.ports import CallCounts, SalesforceGateway
 from sfsync.settings import Settings
@@ -235,6 +236,12 @@ class _Cycle:
             deps.sessions,
             deps.clock.now,
             batch_size=deps.settings.salesforce.batch_size,
+            owners=OwnerResolver(
+                deps.gateway,
+                task_queue_fallback=deps.policy.owners.task_queue_fallback,
+                rules=deps.policy.owner_rules,
+                case_external_id=deps.mappings.case.external_id,
+            ),
         )
         self.counts: dict[str, int] = defaultdict(int)
         self.quarantine: dict[str, SkippedRow] = {}
@@ -444,9 +451,16 @@ class _Cycle:
         if not missing:
             return found
         mapping = self.deps.mappings.account
-        rows = self.deps.gateway.query_in(
-            mapping.sobject, ["Id", mapping.external_id], mapping.external_id, list(missing)
+        rows = list(
+            self.deps.gateway.query_in(
+                mapping.sobject,
+                ["Id", mapping.external_id, "OwnerId", "Owner.IsActive"],
+                mapping.external_id,
+                list(missing),
+            )
         )
+        # The owners come with the match: an account_owner rule then costs no second query.
+        self.applier.owners.remember_account_owners(rows)
         by_key = {str(row[mapping.external_id]).lower(): str(row["Id"]) for row in rows}
         unmatched: list[str] = []
         for customer in missing:

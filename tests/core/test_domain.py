@@ -148,8 +148,14 @@ def test_owner_rules_round_trip_and_refuse_unknown_spellings() -> None:
     assert OwnerRule.parse("case_owner") == OwnerRule("case_owner")
     assert str(OwnerRule.parse("queue: Collections ")) == "queue:Collections"
     assert str(OwnerRule.parse("account_owner")) == "account_owner"
-    with pytest.raises(ValueError, match="queue:<queue name>"):
+    assert OwnerRule.parse("user: morgan@example.com") == OwnerRule(
+        "user", username="morgan@example.com"
+    )
+    assert str(OwnerRule.parse("user:morgan@example.com")) == "user:morgan@example.com"
+    with pytest.raises(ValueError, match="queue:<queue name>, user:<username>"):
         OwnerRule.parse("manager")
+    with pytest.raises(ValueError, match="user:<username>"):
+        OwnerRule.parse("user: ")
 
 
 def test_money_that_is_equal_hashes_equal_whatever_its_spelling() -> None:

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 
 from sfsync.errors import ConfigError
 from sfsync.escalate import EscalationDeps, run_escalation
+from sfsync.policy import Policy
 from sfsync.sync import run_cycle
 from tests.owners.conftest import (
     CASEY,
@@ -22,7 +23,6 @@ from tests.owners.conftest import (
     shipped_policy,
     tasks_by_key,
     user_id,
-    wire_owners,
 )
 from tests.sync.conftest import START, SyncHarness
 
@@ -98,11 +98,10 @@ def test_my_collections_cases_lists_the_reps_accounts_when_the_rule_is_account_o
 
 
 def test_a_task_for_a_queue_goes_to_the_fallback_user(
-    world: SyncHarness, monkeypatch: pytest.MonkeyPatch
+    world: SyncHarness,
 ) -> None:
     _past_due(world, "C1", 15)
     policy = shipped_policy(owners={"task_queue_fallback": MORGAN})
-    wire_owners(monkeypatch, policy)
 
     run_cycle(replace(world.deps(), policy=policy))
 
@@ -112,7 +111,7 @@ def test_a_task_for_a_queue_goes_to_the_fallback_user(
 
 
 def test_an_inactive_account_owner_hands_the_task_to_the_fallback_and_says_so(
-    world: SyncHarness, monkeypatch: pytest.MonkeyPatch
+    world: SyncHarness,
 ) -> None:
     account(world, "C1", "Acme Ltd", CASEY)
     world.ledger.customer("C1", "Acme Ltd")
@@ -120,7 +119,6 @@ def test_an_inactive_account_owner_hands_the_task_to_the_fallback_and_says_so(
     [left] = world.gateway().update("User", [{"Id": user_id(world, CASEY), "IsActive": False}])
     assert left.ok
     policy = shipped_policy(owners={"task_queue_fallback": MORGAN})
-    wire_owners(monkeypatch, policy)
 
     with capture_logs() as logs:
         report = run_cycle(replace(world.deps(), policy=policy))
@@ -165,13 +163,12 @@ def test_an_unknown_case_queue_is_a_config_error_before_any_write(world: SyncHar
 
 
 def test_a_step_queue_the_account_has_not_reached_still_fails_before_any_write(
-    world: SyncHarness, monkeypatch: pytest.MonkeyPatch
+    world: SyncHarness,
 ) -> None:
     _past_due(world, "C1", 10)  # day 7: day_15_review is a week away
     data = shipped_policy().model_dump(mode="json")
     data["cadence"]["steps"][4]["owner"] = "queue:Reviewers"
     policy = type(shipped_policy()).model_validate(data)
-    wire_owners(monkeypatch, policy)
 
     with pytest.raises(ConfigError, match="queue:Reviewers"):
         run_cycle(replace(world.deps(), policy=policy))
@@ -180,11 +177,10 @@ def test_a_step_queue_the_account_has_not_reached_still_fails_before_any_write(
 
 
 def test_an_unknown_fallback_user_is_a_config_error_naming_the_key(
-    world: SyncHarness, monkeypatch: pytest.MonkeyPatch
+    world: SyncHarness,
 ) -> None:
     _past_due(world, "C1", 10)
     policy = shipped_policy(owners={"task_queue_fallback": "nobody@sfsync.local"})
-    wire_owners(monkeypatch, policy)
 
     with pytest.raises(ConfigError, match=r"owners\.task_queue_fallback.*nobody@sfsync\.local"):
         run_cycle(replace(world.deps(), policy=policy))
@@ -236,3 +232,37 @@ def test_escalation_tasks_go_to_the_manager_then_legal_takes_the_case_and_its_ta
     tasks = tasks_by_key(world)
     assert tasks["erp:C1:USD:1:esc:legal"]["OwnerId"] == user_id(world, CASEY)
     assert cases_by_key(world)["erp:C1:USD:1"]["OwnerId"] == queue_id(world, "Legal_Collections")
+
+
+def _with_step_owner(owner: str, step: int = 4) -> Policy:
+    """The shipped policy with cadence step ``step`` (day_15_review) owned by ``owner``."""
+    data = shipped_policy().model_dump(mode="json")
+    data["cadence"]["steps"][step]["owner"] = owner
+    return type(shipped_policy()).model_validate(data)
+
+
+def test_a_step_for_a_named_user_goes_to_that_user_whoever_owns_the_case(
+    world: SyncHarness,
+) -> None:
+    _past_due(world, "C1", 15)  # day_15_review is due
+    policy = _with_step_owner(f"user:{MORGAN}")
+
+    run_cycle(replace(world.deps(), policy=policy))
+
+    review = tasks_by_key(world)["erp:C1:USD:1:day_15_review"]
+    assert review["OwnerId"] == user_id(world, MORGAN)
+    assert cases_by_key(world)["erp:C1:USD:1"]["OwnerId"] == queue_id(world, "Collections")
+
+
+def test_a_step_for_a_user_who_left_is_a_config_error_before_any_write(
+    world: SyncHarness,
+) -> None:
+    _past_due(world, "C1", 10)  # day 7: the day-15 step is not due yet, and still checked
+    [left] = world.gateway().update("User", [{"Id": user_id(world, MORGAN), "IsActive": False}])
+    assert left.ok
+    policy = _with_step_owner(f"user:{MORGAN}")
+
+    with pytest.raises(ConfigError, match=rf"user:{MORGAN} .*not an active user"):
+        run_cycle(replace(world.deps(), policy=policy))
+
+    assert _nothing_written(world)
