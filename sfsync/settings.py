@@ -667,6 +667,29 @@ def _read_secret_files(
     return _SecretFiles(values, variables)
 
 
+def read_secret_setting(
+    path: Sequence[str], environ: Mapping[str, str] | None = None
+) -> str | None:
+    """One file-capable setting from the environment alone, by the rule :func:`load_settings`
+    follows: ``SFSYNC_<KEY>``, or the stripped content of the file ``SFSYNC_<KEY>_FILE`` names;
+    ``None`` when neither is set.
+
+    For commands that need one value before (or without) the whole configuration, such as
+    ``sfsync db upgrade`` reading the store URL. Raises :class:`InvalidConfigError` listing the
+    problems (both variables set, a missing or empty file) and masks the value in logs.
+    """
+    key = tuple(part.lower() for part in path)
+    direct = env_name(key)
+    names = (direct, direct + FILE_SUFFIX)
+    source = _environment() if environ is None else {n.upper(): v for n, v in environ.items()}
+    wanted = {name: source[name] for name in names if name in source}
+    problems: list[ConfigProblem] = []
+    found = _read_secret_files(wanted, problems)
+    if problems:
+        raise InvalidConfigError(problems)
+    return found.values.get(key, wanted.get(direct))
+
+
 def _register_secret_input(path: tuple[str, ...], value: str | None) -> None:
     """Mask a secret as soon as it is read, before validation can fail and log anything."""
     if value is None:

@@ -1,6 +1,8 @@
 """``sfsync db ...``: state store migrations.
 
-The URL comes from ``--url``, else ``$SFSYNC_STORE__URL``, else ``sqlite:///var/sfsync.db``.
+The URL comes from ``--url``, else ``$SFSYNC_STORE__URL``, else the file ``$SFSYNC_STORE__URL_FILE``
+names (the secret-file rule of :mod:`sfsync.settings`, so a container's Docker secret works as
+is), else ``sqlite:///var/sfsync.db``.
 Passwords in URLs are masked in everything printed.
 """
 
@@ -11,6 +13,7 @@ from typing import Annotated
 import typer
 
 from sfsync.errors import ConfigError
+from sfsync.settings import read_secret_setting
 from sfsync.store.db import (
     current_revision,
     display_url,
@@ -28,7 +31,10 @@ UrlOption = Annotated[
     str | None,
     typer.Option(
         "--url",
-        help="Store URL (default: $SFSYNC_STORE__URL or sqlite:///var/sfsync.db).",
+        help=(
+            "Store URL (default: $SFSYNC_STORE__URL, the file $SFSYNC_STORE__URL_FILE names, "
+            "or sqlite:///var/sfsync.db)."
+        ),
         show_default=False,
     ),
 ]
@@ -36,8 +42,8 @@ UrlOption = Annotated[
 
 def _checked_url(url: str | None) -> str:
     """The resolved URL, or exit 2 with the reason when it is not a supported database URL."""
-    resolved = resolve_url(url)
     try:
+        resolved = resolve_url(url or read_secret_setting(("store", "url")))
         parse_url(resolved)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
