@@ -44,7 +44,10 @@ def test_the_migration_runs_once_before_workers_and_beat(compose: dict[str, Any]
     migrate = services["migrate"]
 
     assert migrate["restart"] == "no"
-    assert "sfsync db upgrade" in " ".join(migrate["entrypoint"])
+    # The image's entrypoint is sfsync; the URL comes from SFSYNC_STORE__URL_FILE (no shell).
+    assert "entrypoint" not in migrate
+    assert migrate["command"] == ["db", "upgrade"]
+    assert migrate["environment"]["SFSYNC_STORE__URL_FILE"] == "/run/secrets/store_url"
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("worker", "beat"):
         depends = services[name]["depends_on"]
