@@ -2,14 +2,17 @@
 
 The server consults one thread-safe :class:`FaultController` per request. Faults are counted in
 requests or writes rather than wall time wherever possible, so tests stay deterministic; the
-503 window may also be given in seconds for demos.
+503 window may also be given in seconds for demos, measured on the org clock so a test (or demo)
+that moves the clock past the window ends it without waiting.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sfsync.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,7 @@ class FaultState:
 
     lock_failures_remaining: int
     unavailable_requests_remaining: int
-    unavailable_until_monotonic: float | None
+    unavailable_until: datetime | None
     latency_seconds: float
     drops_after_commit_remaining: int
 
@@ -26,11 +29,12 @@ class FaultState:
 class FaultController:
     """Armed faults; every method is safe to call from any thread while the org serves."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._lock_failures = 0
         self._unavailable_requests = 0
-        self._unavailable_until: float | None = None
+        self._unavailable_until: datetime | None = None
         self._latency = 0.0
         self._drops_after_commit = 0
 
@@ -40,10 +44,11 @@ class FaultController:
             self._lock_failures = max(0, count)
 
     def unavailable(self, requests: int = 0, seconds: float = 0.0) -> None:
-        """Answer 503 to the next ``requests`` requests and/or for ``seconds`` of real time."""
+        """Answer 503 to the next ``requests`` requests and/or for ``seconds`` of org time."""
+        until = self._clock.now() + timedelta(seconds=seconds) if seconds > 0 else None
         with self._lock:
             self._unavailable_requests = max(0, requests)
-            self._unavailable_until = time.monotonic() + seconds if seconds > 0 else None
+            self._unavailable_until = until
 
     def add_latency(self, seconds: float) -> None:
         """Delay every response by ``seconds`` (0 removes the delay)."""
@@ -69,7 +74,7 @@ class FaultController:
             return FaultState(
                 lock_failures_remaining=self._lock_failures,
                 unavailable_requests_remaining=self._unavailable_requests,
-                unavailable_until_monotonic=self._unavailable_until,
+                unavailable_until=self._unavailable_until,
                 latency_seconds=self._latency,
                 drops_after_commit_remaining=self._drops_after_commit,
             )
@@ -82,12 +87,13 @@ class FaultController:
 
     def take_unavailable(self) -> bool:
         """True when this request must be answered 503 (and counts it)."""
+        now = self._clock.now()
         with self._lock:
             if self._unavailable_requests > 0:
                 self._unavailable_requests -= 1
                 return True
             if self._unavailable_until is not None:
-                if time.monotonic() < self._unavailable_until:
+                if now < self._unavailable_until:
                     return True
                 self._unavailable_until = None
             return False

@@ -86,7 +86,7 @@ class LocalOrg:
             )
         self.user_id: str = users[0]
         self.limits = ApiRequestCounter(self.clock, self.config.api_allocation)
-        self.faults = FaultController()
+        self.faults = FaultController(self.clock)
         self.sessions = SessionRegistry(self.store, self.clock)
         self.cursors = CursorCache()
         self.bulk = BulkJobs()

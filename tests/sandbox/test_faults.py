@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -142,6 +142,22 @@ def test_an_unavailable_window_lasts_until_cleared(local_org: OrgServer, org_api
     assert org_api.call("GET", "limits").status_code == 200
 
 
+def test_an_unavailable_window_in_seconds_ends_when_the_org_clock_passes_it(
+    local_org: OrgServer, org_api: OrgApi
+) -> None:
+    clock = local_org.org.clock
+    clock.set(datetime(2026, 3, 2, 9, 0, tzinfo=UTC), frozen=True)
+    local_org.org.faults.unavailable(seconds=60)
+
+    at_start = org_api.call("GET", "limits").status_code
+    clock.advance(timedelta(seconds=59))
+    just_before = org_api.call("GET", "limits").status_code
+    clock.advance(timedelta(seconds=2))
+    after = org_api.call("GET", "limits").status_code
+
+    assert (at_start, just_before, after) == (503, 503, 200)
+
+
 def test_503_body_is_the_documented_error_list(local_org: OrgServer, org_api: OrgApi) -> None:
     local_org.org.faults.unavailable(requests=1)
 
@@ -182,3 +198,42 @@ def test_admin_refuses_bad_requests(local_org: OrgServer, org_api: OrgApi) -> No
     assert unknown.status_code == 404
     assert not_json.status_code == 400
     assert bad_time.status_code == 400
+
+
+def test_admin_latency_ms_delays_responses_until_cleared(
+    local_org: OrgServer, org_api: OrgApi
+) -> None:
+    admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
+
+    armed = org_api.session.post(
+        org_api.url("/sandbox/faults"), json={"latencyMs": 250}, headers=admin
+    ).json()
+    started = time.monotonic()
+    delayed = org_api.call("GET", "limits")
+    elapsed = time.monotonic() - started
+    cleared = org_api.session.post(
+        org_api.url("/sandbox/faults"), json={"latencyMs": 0}, headers=admin
+    ).json()
+
+    assert armed["faults"]["latencySeconds"] == 0.25
+    assert delayed.status_code == 200
+    assert elapsed >= 0.25
+    assert cleared["faults"]["latencySeconds"] == 0.0
+
+
+def test_admin_drop_after_commit_commits_then_closes_the_connection(
+    local_org: OrgServer, sf: Salesforce, org_api: OrgApi
+) -> None:
+    admin = {"X-Sandbox-Admin-Token": local_org.org.config.admin_token}
+
+    armed = org_api.session.post(
+        org_api.url("/sandbox/faults"), json={"dropAfterCommit": 1}, headers=admin
+    ).json()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        sf.Account.create({"Name": "Committed but unanswered"})
+    answered = sf.Account.create({"Name": "Answered"})
+
+    names = {r["Name"] for r in sf.query("SELECT Name FROM Account")["records"]}
+    assert armed["faults"]["dropsAfterCommitRemaining"] == 1
+    assert answered["success"] is True
+    assert names == {"Committed but unanswered", "Answered"}
