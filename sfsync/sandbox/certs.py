@@ -5,8 +5,12 @@
   instead of turning verification off.
 - The integration "connected app" certificate and its RSA private key for the JWT bearer flow:
   the org verifies assertions against the certificate; the key (mode 0600) lets the demo sign them.
+  An admin may bring their own certificate instead: put it at ``jwt-cert.pem`` in the data
+  directory, or point the org at a file elsewhere (``jwt_cert`` in ``org.json``, or
+  ``sfsync sandbox serve --jwt-cert PATH``). The org then has no key of its own for it.
 
-Existing files are never overwritten, so a CA a user has trusted stays valid across restarts.
+Existing files are never overwritten, so a CA a user has trusted stays valid across restarts and
+a certificate an admin supplied stays the one the org trusts.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sfsync.errors import ConfigError
+
 _VALIDITY = timedelta(days=3650)
 
 
@@ -33,23 +39,78 @@ class OrgCertificates:
     server_cert: Path
     server_key: Path
     jwt_cert: Path
-    jwt_key: Path
+    jwt_key: Path | None
+    """None when the org trusts a certificate whose private key it does not hold."""
 
 
-def ensure_certificates(data_dir: Path, now: datetime) -> OrgCertificates:
-    """Create whatever key material is missing in ``data_dir`` and say where it all is."""
-    paths = OrgCertificates(
+def ensure_certificates(
+    data_dir: Path, now: datetime, jwt_cert: Path | None = None
+) -> OrgCertificates:
+    """Create whatever key material is missing in ``data_dir`` and say where it all is.
+
+    ``jwt_cert`` is an admin's own connected-app certificate kept outside the data directory
+    (relative paths are taken from ``data_dir``); without it the org uses ``jwt-cert.pem``.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tls = OrgCertificates(
         ca_cert=data_dir / "ca.pem",
         server_cert=data_dir / "server.pem",
         server_key=data_dir / "server-key.pem",
         jwt_cert=data_dir / "jwt-cert.pem",
         jwt_key=data_dir / "jwt-key.pem",
     )
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not (paths.ca_cert.exists() and paths.server_cert.exists() and paths.server_key.exists()):
-        _write_tls_chain(paths, now)
-    if not (paths.jwt_cert.exists() and paths.jwt_key.exists()):
-        _write_jwt_pair(paths, now)
+    if not (tls.ca_cert.exists() and tls.server_cert.exists() and tls.server_key.exists()):
+        _write_tls_chain(tls, now)
+    if jwt_cert is not None:
+        supplied = jwt_cert.expanduser()
+        supplied = supplied if supplied.is_absolute() else data_dir / supplied
+        return _trusting_supplied(tls, supplied)
+    return _with_jwt_pair(tls, now)
+
+
+def _trusting_supplied(tls: OrgCertificates, cert_path: Path) -> OrgCertificates:
+    """The org trusts an admin's certificate file as it is; it never writes to it."""
+    if not cert_path.is_file():
+        raise ConfigError(f"jwt_cert: {cert_path} does not exist or is not a file")
+    try:
+        load_jwt_public_key(cert_path)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"jwt_cert: {cert_path} is not a PEM certificate with an RSA key: {exc}"
+        ) from None
+    return OrgCertificates(
+        ca_cert=tls.ca_cert,
+        server_cert=tls.server_cert,
+        server_key=tls.server_key,
+        jwt_cert=cert_path,
+        jwt_key=None,
+    )
+
+
+def _with_jwt_pair(paths: OrgCertificates, now: datetime) -> OrgCertificates:
+    """The data directory's own JWT pair, filling in only what is missing.
+
+    A ``jwt-cert.pem`` already there is kept whether or not ``jwt-key.pem`` is (an admin may have
+    dropped in their own certificate without its key); a key without a certificate gets a
+    certificate made from that key; only when both are missing is a new pair generated.
+    """
+    key_path = paths.jwt_cert.with_name("jwt-key.pem")
+    if paths.jwt_cert.exists():
+        has_key = key_path.exists()
+        return OrgCertificates(
+            ca_cert=paths.ca_cert,
+            server_cert=paths.server_cert,
+            server_key=paths.server_key,
+            jwt_cert=paths.jwt_cert,
+            jwt_key=key_path if has_key else None,
+        )
+    if key_path.exists():
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ConfigError(f"{key_path} does not hold an RSA private key")
+        _write_jwt_cert(paths.jwt_cert, key, now)
+    else:
+        _write_jwt_pair(key_path, paths.jwt_cert, now)
     return paths
 
 
@@ -125,9 +186,15 @@ def _write_tls_chain(paths: OrgCertificates, now: datetime) -> None:
     paths.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _write_jwt_pair(paths: OrgCertificates, now: datetime) -> None:
+def _write_jwt_pair(key_path: Path, cert_path: Path, now: datetime) -> None:
     """The connected app's RS256 key pair; the certificate is what the org trusts."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _write_private(key_path, _pem_key(key))
+    _write_jwt_cert(cert_path, key, now)
+
+
+def _write_jwt_cert(cert_path: Path, key: rsa.RSAPrivateKey, now: datetime) -> None:
+    """A self-signed certificate for ``key``, written only where no certificate exists."""
     name = _name("sfsync integration connected app")
     cert = (
         x509.CertificateBuilder()
@@ -139,8 +206,8 @@ def _write_jwt_pair(paths: OrgCertificates, now: datetime) -> None:
         .not_valid_after(now + _VALIDITY)
         .sign(key, hashes.SHA256())
     )
-    _write_private(paths.jwt_key, _pem_key(key))
-    paths.jwt_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    with cert_path.open("xb") as handle:  # "x": never replace a certificate already there
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:

@@ -14,6 +14,7 @@ DEFAULT_DATA_DIR = Path("var/org")
 
 @app.command("serve")
 def serve(
+    *,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8443,
     data: Annotated[
         Path, typer.Option("--data", help="Data directory (records, certificates, org.json).")
@@ -26,6 +27,14 @@ def serve(
     ] = None,
     token_lifetime: Annotated[
         int | None, typer.Option(help="Access token lifetime in seconds.")
+    ] = None,
+    jwt_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--jwt-cert",
+            help="Your connected app's certificate (PEM): JWT bearer assertions must be signed "
+            "by its key instead of the org's generated one.",
+        ),
     ] = None,
 ) -> None:
     """Serve the local org over HTTPS on 127.0.0.1 and print how to reach it."""
@@ -40,6 +49,7 @@ def serve(
         config_overrides={
             "api_allocation": api_allocation,
             "token_lifetime_seconds": token_lifetime,
+            "jwt_cert": str(jwt_cert.resolve()) if jwt_cert else None,
         },
     )
     server = OrgServer(org, port)
@@ -52,7 +62,8 @@ def serve(
         f"client_secret: {config.client_secret}",
         f"username: {config.username}",
         f"password: {config.password}",
-        f"jwt_private_key: {org.certificates.jwt_key}",
+        f"jwt_cert: {org.certificates.jwt_cert}",
+        f"jwt_private_key: {org.certificates.jwt_key or '(not held by the org)'}",
         f"admin_token: {config.admin_token}",
         "ready",
     ]

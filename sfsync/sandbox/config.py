@@ -30,6 +30,8 @@ class OrgConfig:
     token_lifetime_seconds: int = DEFAULT_TOKEN_LIFETIME_SECONDS
     api_allocation: int = DEFAULT_API_ALLOCATION
     org_name: str = "sfsync Local Org"
+    jwt_cert: str | None = None
+    """An admin's own connected-app certificate file; None trusts the data dir's jwt-cert.pem."""
 
     def with_overrides(self, **overrides: Any) -> OrgConfig:
         """A copy with the given values replaced (None means keep)."""

@@ -65,9 +65,13 @@ class LocalOrg:
     ) -> None:
         self.data_dir = data_dir
         self.clock = OrgClock(clock or SystemClock())
-        self.certificates: OrgCertificates = ensure_certificates(data_dir, self.clock.now())
         self.config: OrgConfig = load_or_create_config(data_dir).with_overrides(
             **(config_overrides or {})
+        )
+        self.certificates: OrgCertificates = ensure_certificates(
+            data_dir,
+            self.clock.now(),
+            Path(self.config.jwt_cert) if self.config.jwt_cert else None,
         )
         self.schema = schema
         self.rules = OrgRules(schema)

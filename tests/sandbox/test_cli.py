@@ -13,6 +13,7 @@ from simple_salesforce import Salesforce
 from sfsync.sandbox.client import LocalOrgSession
 from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
 from tests.fixtures.services import free_port
+from tests.sandbox.certificates import admin_pair
 
 pytestmark = pytest.mark.org
 
@@ -63,6 +64,47 @@ def test_serve_prints_credentials_and_answers_a_login_and_query(tmp_path: Path) 
         sf.Account.create({"Name": "From the CLI"})
         assert sf.query("SELECT Name FROM Account")["records"][0]["Name"] == "From the CLI"
         assert (tmp_path / "org.sqlite3").exists()
+    finally:
+        if session is not None:
+            session.close()
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_serve_with_jwt_cert_trusts_the_admins_certificate(tmp_path: Path) -> None:
+    admin_key, admin_cert = admin_pair(tmp_path / "admin")
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from sfsync.cli import main; main()",
+        "sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--data",
+        str(tmp_path / "org"),
+        "--jwt-cert",
+        str(admin_cert),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    session: LocalOrgSession | None = None
+    try:
+        banner = _read_banner(process)
+        assert banner["jwt_cert"] == str(admin_cert.resolve())
+        assert banner["jwt_private_key"] == "(not held by the org)"
+        session = LocalOrgSession(banner["instance_url"], banner["ca_cert"])
+        sf = Salesforce(
+            username=banner["username"],
+            consumer_key=banner["client_id"],
+            privatekey_file=str(admin_key),
+            session=session,
+            version=API_VERSION,
+        )
+        assert sf.Account.create({"Name": "Signed by the admin"})["success"] is True
     finally:
         if session is not None:
             session.close()
