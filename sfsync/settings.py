@@ -390,6 +390,85 @@ class RedisSettings(_Section):
         return _check_scheme(value, "redis.url", ("redis", "rediss"))
 
 
+#: Whole-task retries of retryable errors back off exponentially up to this; the visibility
+#: timeout must exceed it, so a retry waiting for its countdown is never also redelivered.
+RETRY_BACKOFF_MAX_SECONDS = 600
+
+
+class JobsSettings(_Section):
+    """Distributed mode: how work is split, scheduled and bounded (``jobs:`` in sfsync.yaml).
+
+    The time limits are checked against the Redis visibility timeout: a task still running when
+    the timeout expires is delivered a second time (the Celery docs call this a loop), so every
+    limit must end before it. The cycle's interval is ``sync.interval_seconds``, so the embedded
+    loop and the beat agree.
+    """
+
+    shards: int = Field(default=8, ge=1, le=1024)
+    """Accounts are split by a stable hash of the customer id into this many shards."""
+    visibility_timeout_seconds: int = Field(default=3600, gt=RETRY_BACKOFF_MAX_SECONDS)
+    """Redis redelivers a task not acknowledged within this time."""
+    task_time_limit_seconds: int = Field(default=1800, ge=5)
+    """A task still running after this is killed (its process replaced)."""
+    task_soft_time_limit_seconds: int = Field(default=1700, ge=1)
+    """A task gets ``SoftTimeLimitExceeded`` after this, to end cleanly."""
+    lease_margin_seconds: int = Field(default=60, ge=1)
+    """A shard lease lives this much longer than the hard time limit."""
+    lease_retry_seconds: int = Field(default=5, ge=1)
+    """A shard task whose shard is busy retries after this."""
+    lease_retry_max: int = Field(default=720, ge=0)
+    """... at most this many times (the default waits out a full time limit)."""
+    writeback_interval_seconds: int = Field(default=900, ge=10)
+    """How often what reps logged in Salesforce is read back (outcomes, promises, disputes)."""
+    escalation_interval_seconds: int = Field(default=3600, ge=10)
+    """How often stale Cases are escalated (it holds every shard's lease while it writes)."""
+    reconcile_interval_seconds: int = Field(default=120, ge=5)
+    """How often the store is compared with the queue and due work re-enqueued."""
+    reconcile_grace_seconds: int = Field(default=60, ge=0)
+    """A shard not finished this long after its cycle was claimed counts as lost."""
+
+    @model_validator(mode="after")
+    def _limits_below_visibility(self) -> Self:
+        """Every limit ends before Redis would redeliver the task; each problem names its key."""
+        timeout = self.visibility_timeout_seconds
+        limits = (
+            ("task_soft_time_limit_seconds", self.task_soft_time_limit_seconds),
+            ("task_time_limit_seconds", self.task_time_limit_seconds),
+            ("lease_retry_seconds", self.lease_retry_seconds),
+        )
+        errors = [
+            _detail(
+                (name,),
+                _invalid(
+                    f"jobs.{name} ({value}s) must be below jobs.visibility_timeout_seconds "
+                    f"({timeout}s), or Redis delivers the task twice",
+                    f"lower jobs.{name}, or raise jobs.visibility_timeout_seconds above it",
+                ),
+            )
+            for name, value in limits
+            if value >= timeout
+        ]
+        if self.task_soft_time_limit_seconds >= self.task_time_limit_seconds:
+            errors.append(
+                _detail(
+                    ("task_soft_time_limit_seconds",),
+                    _invalid(
+                        "jobs.task_soft_time_limit_seconds must be below "
+                        "jobs.task_time_limit_seconds",
+                        "lower jobs.task_soft_time_limit_seconds, so a task can end cleanly "
+                        "before it is killed",
+                    ),
+                )
+            )
+        _raise_all(type(self), errors)
+        return self
+
+    @property
+    def lease_ttl_seconds(self) -> int:
+        """A shard lease outlives the longest a task may run, so it never expires under it."""
+        return self.task_time_limit_seconds + self.lease_margin_seconds
+
+
 class EmbeddedSettings(_Section):
     """Embedded mode: one process talking to the local Salesforce org instead of a real one."""
 
@@ -415,6 +494,7 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
 
     @classmethod

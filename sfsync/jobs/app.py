@@ -1,7 +1,7 @@
 """The Celery app and the one house task decorator every sfsync task uses.
 
 The app is configured lazily (Celery's ``on_configure``), from the same sfsync.yaml and
-``SFSYNC_*`` environment as every other command, plus :class:`~sfsync.jobs.config.JobsSettings`.
+``SFSYNC_*`` environment as every other command (its ``jobs:`` section: shards, time limits).
 Why each option (see docs/distributed.md and reference §A2-A4):
 
 * ``acks_late`` + ``reject_on_worker_lost``: a task whose worker dies (``kill -9``, OOM) goes
@@ -26,12 +26,7 @@ import structlog
 from celery import Celery, Task, signals
 
 from sfsync.errors import ConfigError, RetryableError
-from sfsync.jobs.config import (
-    QUEUE,
-    RETRY_BACKOFF_MAX_SECONDS,
-    JobsSettings,
-    load_jobs_settings,
-)
+from sfsync.jobs.config import QUEUE, RETRY_BACKOFF_MAX_SECONDS, JobsSettings
 from sfsync.logs import clear_run_context, configure_logging, get_logger
 
 P = ParamSpec("P")
@@ -92,7 +87,7 @@ def _configure(sender: Celery, **_kwargs: Any) -> None:
             "redis.url is not set: distributed mode needs a Redis broker "
             "(set redis.url in sfsync.yaml or SFSYNC_REDIS__URL)"
         )
-    jobs = load_jobs_settings()
+    jobs = settings.jobs
     sender.conf.update(celery_config(settings.redis.url, jobs, beat_schedule(settings, jobs)))
 
 

@@ -18,7 +18,7 @@ from celery import signals
 from sqlalchemy.orm import Session, sessionmaker
 
 from sfsync.clock import Clock, SystemClock
-from sfsync.jobs.config import JobsSettings, load_jobs_settings
+from sfsync.jobs.config import JobsSettings
 from sfsync.jobs.crash import CrashingGateway, crash_testing
 from sfsync.settings import Settings, load_settings, resolve_config_path
 from sfsync.sync import CycleDeps
@@ -75,7 +75,7 @@ def build_runtime(settings: Settings | None = None, clock: Clock | None = None) 
         raise
     if crash_testing():
         deps = dataclasses.replace(deps, gateway=CrashingGateway(deps.gateway))
-    return Runtime(settings, load_jobs_settings(), clock, deps, stack)
+    return Runtime(settings, settings.jobs, clock, deps, stack)
 
 
 def runtime() -> Runtime:

@@ -2,7 +2,8 @@
 
 The cycle runs every ``sync.interval_seconds`` (the same key the embedded loop uses); the
 writeback (read back what reps logged: outcomes, promises, disputes), the escalation of stale
-Cases and the reconciler every ``SFSYNC_JOBS__<JOB>_INTERVAL_SECONDS``. Beat only *sends*
+Cases and the reconciler every ``jobs.<job>_interval_seconds`` (sfsync.yaml or
+``SFSYNC_JOBS__<JOB>_INTERVAL_SECONDS``). Beat only *sends*
 messages: each task claims its schedule window in the store before doing anything, so a second
 beat, a restarted beat or a duplicate delivery never runs a window twice (reference §A3).
 """

@@ -18,7 +18,8 @@ from sfsync.jobs.schedule import (
     beat_schedule,
 )
 from sfsync.jobs.shards import Shard, shard_of
-from sfsync.settings import Settings
+from sfsync.settings import Settings, load_settings
+from tests.jobs.conftest import CONFIG
 
 
 def test_two_beats_at_different_offsets_share_one_window() -> None:
@@ -85,10 +86,15 @@ def test_a_lease_outlives_the_hard_time_limit() -> None:
     assert jobs.lease_ttl_seconds > jobs.task_time_limit_seconds
 
 
-def test_settings_come_from_sfsync_jobs_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_come_from_sfsync_yaml_and_sfsync_jobs_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("SFSYNC_JOBS__SHARDS", "16")
 
-    assert JobsSettings().shards == 16
+    jobs = load_settings(CONFIG).jobs
+
+    assert jobs.shards == 16  # the variable overrides sfsync.yaml's jobs.shards: 8
+    assert jobs.reconcile_interval_seconds == 120  # from the file
 
 
 def test_celery_options_are_the_house_options() -> None:

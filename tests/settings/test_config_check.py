@@ -131,3 +131,42 @@ def test_mappings_are_checked_offline(config_dir: Path, repo_config: Path) -> No
     assert all(problem.file == str(mappings) for problem in problems)
     assert any("round_mony" in problem.message for problem in problems)
     assert all(problem.line == line_number(mappings, "round_mony") for problem in problems)
+
+
+def test_jobs_problems_are_reported_with_the_rest_each_with_its_key(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sfsync_yaml = config_dir / "sfsync.yaml"
+    replace_line(sfsync_yaml, "  batch_size: 200", "  batch_sise: 200")
+    replace_line(sfsync_yaml, "  task_time_limit_seconds: 1800", "  task_time_limit_seconds: 4000")
+    monkeypatch.setenv("SFSYNC_JOBS__LEASE_RETRY_MAX", "many")
+
+    problems = {problem.key: problem for problem in collect_config_problems(sfsync_yaml)}
+
+    assert "salesforce.batch_sise" in problems
+    assert problems["SFSYNC_JOBS__LEASE_RETRY_MAX"].file == "environment"
+    assert len(problems) == 2  # a bad value hides the cross-key rules until it is fixed
+
+    monkeypatch.delenv("SFSYNC_JOBS__LEASE_RETRY_MAX")
+    problems = {problem.key: problem for problem in collect_config_problems(sfsync_yaml)}
+
+    limit = problems["jobs.task_time_limit_seconds"]
+    assert limit.line == line_number(sfsync_yaml, "task_time_limit_seconds: 4000")
+    assert limit.message == (
+        "jobs.task_time_limit_seconds (4000s) must be below jobs.visibility_timeout_seconds "
+        "(3600s), or Redis delivers the task twice"
+    )
+    assert "raise jobs.visibility_timeout_seconds" in limit.fix
+    assert set(problems) == {"salesforce.batch_sise", "jobs.task_time_limit_seconds"}
+
+
+def test_a_soft_limit_not_below_the_hard_one_is_a_problem(config_dir: Path) -> None:
+    sfsync_yaml = config_dir / "sfsync.yaml"
+    replace_line(
+        sfsync_yaml, "  task_soft_time_limit_seconds: 1700", "  task_soft_time_limit_seconds: 1800"
+    )
+
+    [problem] = collect_config_problems(sfsync_yaml)
+
+    assert problem.key == "jobs.task_soft_time_limit_seconds"
+    assert "must be below jobs.task_time_limit_seconds" in problem.message
