@@ -8,7 +8,9 @@ records is a 400 ``EXCEEDED_ID_LIMIT``.
 
 Composite runs up to 25 subrequests through the same handlers, substituting ``@{ref.path}``
 references; with ``allOrNone`` one failure rolls back all of them (``PROCESSING_HALTED``).
-Batch runs up to 25 independent subrequests, each counted against the API allocation.
+Batch runs up to 25 independent subrequests, each counted against the API allocation: once it is
+spent, the remaining subrequests are refused with ``REQUEST_LIMIT_EXCEEDED`` and usage never
+passes the allocation.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ _ROLLED_BACK = {
     "message": "Record rolled back because not all records were valid and the request was using "
     "AllOrNone header",
     "fields": [],
+}
+_LIMIT_EXCEEDED = {
+    "errorCode": "REQUEST_LIMIT_EXCEEDED",
+    "message": "TotalRequests Limit exceeded.",
 }
 _REFERENCE = re.compile(r"@\{([^}]+)\}")
 
@@ -405,12 +411,11 @@ def post_batch(ctx: Context, _: Mapping[str, str]) -> Response:
             "LIMIT_EXCEEDED",
             f"Exceeded max limit of subrequests in a batch request. Limit is {MAX_COMPOSITE}.",
         )
-    ctx.org.limits.consume(len(subrequests) - 1)  # the batch itself was counted once already
     halt_on_error = _flag(body.get("haltOnError"))
     txn = ctx.writer.txn
     results: list[dict[str, Any]] = []
     halted = False
-    for sub in subrequests:
+    for index, sub in enumerate(subrequests):
         if halted or not isinstance(sub, Mapping):
             results.append(
                 {
@@ -423,6 +428,10 @@ def post_batch(ctx: Context, _: Mapping[str, str]) -> Response:
                     ],
                 }
             )
+            continue
+        # The batch's own count pays for its first subrequest; every other one needs its own.
+        if index > 0 and not ctx.org.limits.try_consume(1):
+            results.append({"statusCode": 403, "result": [_LIMIT_EXCEEDED]})
             continue
         url = "/services/data/" + str(sub.get("url", "")).lstrip("/")
         request = _subrequest(ctx, str(sub.get("method", "GET")), url, sub.get("richInput"), {})

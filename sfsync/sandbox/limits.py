@@ -48,7 +48,8 @@ class ApiRequestCounter:
             return True
 
     def consume(self, count: int) -> None:
-        """Count requests that were already allowed (the subrequests of a batch)."""
+        """Count requests without checking the allocation: how tests spend part of it, as
+        another integration sharing the org would."""
         with self._lock:
             self._record(self._clock.now(), count)
 
