@@ -6,11 +6,11 @@ With ``allOrNone`` a single failure rolls the whole request back: the failing re
 own error and every other record reports ``ALL_OR_NONE_OPERATION_ROLLED_BACK``. More than 200
 records is a 400 ``EXCEEDED_ID_LIMIT``.
 
-Composite runs up to 25 subrequests through the same handlers, substituting ``@{ref.path}``
-references; with ``allOrNone`` one failure rolls back all of them (``PROCESSING_HALTED``).
-Batch runs up to 25 independent subrequests, each counted against the API allocation: once it is
-spent, the remaining subrequests are refused with ``REQUEST_LIMIT_EXCEEDED`` and usage never
-passes the allocation.
+Composite runs up to 25 subrequests, at most 5 of them queries or collections, through the same
+handlers, substituting ``@{ref.path}`` references; with ``allOrNone`` one failure rolls back all
+of them (``PROCESSING_HALTED``). Batch runs up to 25 independent subrequests, each counted
+against the API allocation: once it is spent, the remaining subrequests are refused with
+``REQUEST_LIMIT_EXCEEDED`` and usage never passes the allocation.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ from sfsync.sandbox.schema import ObjectDef
 
 MAX_COLLECTION = 200
 MAX_COMPOSITE = 25
+MAX_COMPOSITE_QUERIES_OR_COLLECTIONS = 5
+_QUERY_OR_COLLECTIONS = re.compile(
+    r"^/?services/data/v\d+\.\d/(query|queryAll|composite/sobjects)(/|\?|$)", re.IGNORECASE
+)
 _ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "message": "Record rolled back because not all records were valid and the request was using "
@@ -331,6 +335,7 @@ def post_composite(ctx: Context, _: Mapping[str, str]) -> Response:
             "LIMIT_EXCEEDED",
             f"Exceeded max limit of subrequests in a composite request. Limit is {MAX_COMPOSITE}.",
         )
+    _check_queries_and_collections(subrequests)
     all_or_none = _flag(body.get("allOrNone"))
     txn = ctx.writer.txn
     start = txn.savepoint()
@@ -372,6 +377,24 @@ def post_composite(ctx: Context, _: Mapping[str, str]) -> Response:
         txn.rollback_to(start)
         out = _halted(out, subrequests, failed_at)
     return Response.json(200, {"compositeResponse": out})
+
+
+def _check_queries_and_collections(subrequests: list[Any]) -> None:
+    """Salesforce allows at most 5 query or sObject Collections subrequests in one composite
+    request; more is refused before any of them runs."""
+    heavy = sum(
+        1
+        for sub in subrequests
+        if isinstance(sub, Mapping) and _QUERY_OR_COLLECTIONS.match(str(sub.get("url", "")))
+    )
+    if heavy > MAX_COMPOSITE_QUERIES_OR_COLLECTIONS:
+        raise ApiError(
+            400,
+            "LIMIT_EXCEEDED",
+            "A composite request may contain at most "
+            f"{MAX_COMPOSITE_QUERIES_OR_COLLECTIONS} query or sObject Collections subrequests; "
+            f"this one has {heavy}.",
+        )
 
 
 def _halted(

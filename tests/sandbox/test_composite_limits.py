@@ -1,4 +1,5 @@
-"""Composite limits: a batch stops charging when the allocation runs out."""
+"""Composite limits: a batch stops charging when the allocation runs out, and a composite
+request holds at most 5 query or collections subrequests."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from typing import Any
 
 import pytest
 from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from sfsync.sandbox.server import OrgServer
 
 pytestmark = pytest.mark.org
+
+QUERY_URL = "/services/data/v59.0/query/?q=SELECT+Id+FROM+Account"
+COLLECTIONS_URL = "/services/data/v59.0/composite/sobjects"
 
 
 def _create(name: str) -> dict[str, Any]:
@@ -55,3 +60,47 @@ def test_usage_reported_after_a_refused_batch_never_exceeds_the_allocation(
     assert batch["results"][0]["result"]["DailyApiRequests"]["Remaining"] == 0
     assert sf.api_usage["api-usage"].used == limits.allocation
     assert sf.api_usage["api-usage"].total == limits.allocation
+
+
+def test_five_query_or_collections_subrequests_are_allowed(sf: Salesforce) -> None:
+    subrequests = [
+        {"method": "GET", "url": QUERY_URL, "referenceId": f"q{i}"} for i in range(4)
+    ] + [
+        {
+            "method": "POST",
+            "url": COLLECTIONS_URL,
+            "referenceId": "c",
+            "body": {"records": [{"attributes": {"type": "Account"}, "Name": "Five"}]},
+        },
+        {"method": "GET", "url": "/services/data/v59.0/limits", "referenceId": "other"},
+    ]
+
+    result = sf.restful("composite", method="POST", json={"compositeRequest": subrequests})
+
+    assert [r["httpStatusCode"] for r in result["compositeResponse"]] == [200] * 6
+
+
+def test_a_sixth_query_or_collections_subrequest_refuses_the_whole_composite(
+    local_org: OrgServer, sf: Salesforce
+) -> None:
+    subrequests = [
+        {
+            "method": "POST",
+            "url": COLLECTIONS_URL,
+            "referenceId": "c",
+            "body": {"records": [{"attributes": {"type": "Account"}, "Name": "Never"}]},
+        }
+    ] + [{"method": "GET", "url": QUERY_URL, "referenceId": f"q{i}"} for i in range(5)]
+
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.restful("composite", method="POST", json={"compositeRequest": subrequests})
+
+    assert caught.value.status == 400
+    assert caught.value.content == [
+        {
+            "message": "A composite request may contain at most 5 query or sObject Collections "
+            "subrequests; this one has 6.",
+            "errorCode": "LIMIT_EXCEEDED",
+        }
+    ]
+    assert local_org.org.store.records("Account", include_deleted=False) == []
