@@ -36,7 +36,6 @@ from simple_salesforce.format import format_soql
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
-from tenacity import wait_none
 
 from sfsync.alerts.base import Notifier
 from sfsync.alerts.delivery import AlertDispatcher, RetryPolicy
@@ -48,17 +47,15 @@ from sfsync.clock import FixedClock, SystemClock
 from sfsync.demo import load_policy
 from sfsync.escalate import EscalationDeps, EscalationReport, run_escalation
 from sfsync.escalation import EscalationPolicy
-from sfsync.salesforce.client import SimpleSalesforceGateway, connect
-from sfsync.salesforce.retry import RetryPolicy as GatewayRetry
+from sfsync.salesforce.client import SimpleSalesforceGateway
 from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
 from sfsync.sandbox.server import OrgServer
-from sfsync.settings import Settings
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
-from tests.fixtures.org import LOGIN_DOMAIN
+from tests.fixtures.gateways import org_gateway
+from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
 from tests.fixtures.services import free_port
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-API_VERSION = "59.0"
 #: When the Cases are opened: Monday 2 March 2026, 09:00 UTC.
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 SENDER = "ar-alerts@example.com"
@@ -261,22 +258,6 @@ def postgres_sessions(postgres_url: str) -> Iterator[sessionmaker[DbSession]]:
 
 
 # --- the harness --------------------------------------------------------------------------------
-
-
-def org_gateway(server: OrgServer, clock: FixedClock) -> SimpleSalesforceGateway:
-    """A gateway logged in to the local org, retrying without waits."""
-    config = server.org.config
-    settings = Settings().salesforce.model_copy(
-        update={
-            "auth": "client_credentials",
-            "login_url": server.url,
-            "client_id": config.client_id,
-            "client_secret": SecretStr(config.client_secret),
-            "ca_bundle": Path(server.ca_path),
-            "api_version": API_VERSION,
-        }
-    )
-    return connect(settings, clock, retry=GatewayRetry(attempts=3, wait=wait_none()))
 
 
 @dataclass

@@ -17,19 +17,16 @@ from typing import Any
 
 import psycopg
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from tenacity import wait_none
 
 from sfsync.clock import FixedClock
 from sfsync.demo import load_policy
 from sfsync.mappers.compile import CompiledMappings
 from sfsync.runner import compile_for_org
-from sfsync.salesforce.client import SimpleSalesforceGateway, connect
+from sfsync.salesforce.client import SimpleSalesforceGateway
 from sfsync.salesforce.ports import ApiUsage, CallCounts, ItemResult, Record
-from sfsync.salesforce.retry import RetryPolicy
 from sfsync.sandbox.server import OrgServer
 from sfsync.settings import Settings
 from sfsync.sources.demo import (
@@ -42,29 +39,12 @@ from sfsync.sources.demo import (
 from sfsync.sources.sql import SqlSource, create_source_engine
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.sync import CycleDeps, CycleReport, run_cycle
+from tests.fixtures.gateways import org_gateway
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-API_VERSION = "59.0"
 #: The first morning of every scenario: 08:00 UTC.
 START = datetime(2026, 3, 16, 8, tzinfo=UTC)
 SOURCE = "erp"
-
-
-def org_gateway(server: OrgServer, clock: FixedClock, **overrides: Any) -> SimpleSalesforceGateway:
-    """A gateway logged in to the local org, retrying without waits."""
-    config = server.org.config
-    settings = Settings().salesforce.model_copy(
-        update={
-            **overrides,
-            "auth": "client_credentials",
-            "login_url": server.url,
-            "client_id": config.client_id,
-            "client_secret": SecretStr(config.client_secret),
-            "ca_bundle": Path(server.ca_path),
-            "api_version": API_VERSION,
-        }
-    )
-    return connect(settings, clock, retry=RetryPolicy(attempts=3, wait=wait_none()))
 
 
 class Ledger:

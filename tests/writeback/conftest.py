@@ -16,19 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
-from tenacity import wait_none
 
 from sfsync.clock import FixedClock
 from sfsync.demo import load_policy
 from sfsync.mappers.compile import CompiledMappings
 from sfsync.runner import compile_for_org
-from sfsync.salesforce.client import SimpleSalesforceGateway, connect
-from sfsync.salesforce.retry import RetryPolicy
+from sfsync.salesforce.client import SimpleSalesforceGateway
 from sfsync.sandbox.server import OrgServer
 from sfsync.settings import Settings
 from sfsync.sources.base import InvoiceSource
@@ -37,27 +34,11 @@ from sfsync.sources.sql import SqlSource, create_source_engine
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.sync import CycleDeps
 from sfsync.writeback import CollectionsReport, WritebackReport, run_collections, run_writeback
+from tests.fixtures.gateways import org_gateway
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-API_VERSION = "59.0"
 START = datetime(2026, 3, 16, 8, tzinfo=UTC)
 SOURCE = "erp"
-
-
-def org_gateway(server: OrgServer, clock: FixedClock) -> SimpleSalesforceGateway:
-    """A gateway logged in to the local org, retrying without waits."""
-    config = server.org.config
-    settings = Settings().salesforce.model_copy(
-        update={
-            "auth": "client_credentials",
-            "login_url": server.url,
-            "client_id": config.client_id,
-            "client_secret": SecretStr(config.client_secret),
-            "ca_bundle": Path(server.ca_path),
-            "api_version": API_VERSION,
-        }
-    )
-    return connect(settings, clock, retry=RetryPolicy(attempts=3, wait=wait_none()))
 
 
 class Ledger:
