@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import socket
 import ssl
+from pathlib import Path
 
 import pytest
 from simple_salesforce import Salesforce
 
-from sfsync.sandbox.server import OrgServer
-from tests.fixtures.org import OrgApi
+from sfsync.sandbox.client import LocalOrgSession
+from sfsync.sandbox.org import LocalOrg
+from sfsync.sandbox.schema import DEFAULT_PROJECT_DIR, load_schema
+from sfsync.sandbox.server import OrgServer, start_local_org
+from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN, OrgApi
 
 pytestmark = pytest.mark.org
 
@@ -86,22 +90,41 @@ def test_unknown_object_in_a_query_is_invalid_type(org_api: OrgApi) -> None:
     assert response.json()[0]["errorCode"] == "INVALID_TYPE"
 
 
-def test_a_half_bad_upsert_collection_writes_nothing(local_org: OrgServer, sf: Salesforce) -> None:
+def test_a_half_bad_upsert_collection_writes_nothing_even_on_disk(tmp_path: Path) -> None:
     records = [
         {"attributes": {"type": "Case"}, "Collections_Key__c": "k1", "Subject": "ok"},
         {"attributes": {"type": "Case"}, "Collections_Key__c": "k2", "Promise_Status__c": "Bogus"},
     ]
-
-    results = sf.restful(
-        "composite/sobjects/Case/Collections_Key__c",
-        method="PATCH",
-        json={"allOrNone": True, "records": records},
-    )
-    restarted_counts = len(local_org.org.store.records("Case", include_deleted=True))
+    data_dir = tmp_path / "org"
+    server = start_local_org(data_dir)
+    session = LocalOrgSession(server.url, server.ca_path)
+    try:
+        sf = Salesforce(
+            consumer_key=server.org.config.client_id,
+            consumer_secret=server.org.config.client_secret,
+            domain=LOGIN_DOMAIN,
+            session=session,
+            version=API_VERSION,
+        )
+        sf.Case.upsert("Collections_Key__c/k0", {"Subject": "committed before"})
+        results = sf.restful(
+            "composite/sobjects/Case/Collections_Key__c",
+            method="PATCH",
+            json={"allOrNone": True, "records": records},
+        )
+    finally:
+        session.close()
+        server.stop()
+    reopened = LocalOrg(data_dir, load_schema(DEFAULT_PROJECT_DIR))
+    try:
+        keys_on_disk = [
+            r["Collections_Key__c"] for r in reopened.store.records("Case", include_deleted=True)
+        ]
+    finally:
+        reopened.close()
 
     assert [r["success"] for r in results] == [False, False]
-    assert restarted_counts == 0
-    assert sf.query("SELECT COUNT() FROM Case")["totalSize"] == 0
+    assert keys_on_disk == ["k0"]
 
 
 def test_a_value_of_the_wrong_type_in_a_collection_refuses_the_request(

@@ -129,7 +129,9 @@ def test_malformed_id_in_the_url(org_api: OrgApi) -> None:
     assert response.json()[0]["errorCode"] == "MALFORMED_ID"
 
 
-def test_lookup_to_a_missing_record_or_the_wrong_object(sf: Salesforce, org_api: OrgApi) -> None:
+def test_lookup_to_a_missing_deleted_or_wrong_object_record(
+    sf: Salesforce, org_api: OrgApi
+) -> None:
     case_id = sf.Case.create({"Subject": "x"})["id"]
     account_id = sf.Account.create({"Name": "Acme"})["id"]
     sf.Account.delete(account_id)
@@ -137,11 +139,23 @@ def test_lookup_to_a_missing_record_or_the_wrong_object(sf: Salesforce, org_api:
     wrong_type = _error(org_api, "POST", "sobjects/Case", {"Subject": "x", "AccountId": case_id})
     missing_id = "001" + case_id[3:15]
     missing = _error(org_api, "POST", "sobjects/Case", {"Subject": "x", "AccountId": missing_id})
+    deleted = _error(org_api, "POST", "sobjects/Case", {"Subject": "x", "AccountId": account_id})
 
     assert wrong_type[0] == 400
     assert wrong_type[1][0]["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
     assert missing[0] == 400
     assert missing[1][0]["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
+    assert deleted == (
+        400,
+        [
+            {
+                "message": f"entity is deleted: {account_id}",
+                "errorCode": "ENTITY_IS_DELETED",
+                "fields": ["AccountId"],
+            }
+        ],
+    )
+    assert sf.query("SELECT COUNT() FROM Case")["totalSize"] == 1
 
 
 def test_duplicate_value_on_a_unique_field(sf: Salesforce, org_api: OrgApi) -> None:
