@@ -8,8 +8,9 @@ read) timeout, identifies itself with ``Sforce-Call-Options: client=sfsync``, co
 The gateway wraps simple-salesforce, built from a session id: such a client never refreshes its
 session (nor loops forever trying), so sfsync owns refresh — on ``INVALID_SESSION_ID`` it logs in
 again once and repeats the call once; a fresh session refused again is a :class:`ConfigError`.
-Transient faults are retried by one tenacity :class:`RetryPolicy`; errors are translated by
-``sfsync.salesforce.errors`` only.
+Transient faults are retried by one tenacity :class:`RetryPolicy`, and every retry loop a public
+call runs (its requests, a re-login, the resend of locked rows) draws on that call's one
+:class:`RetryBudget`; errors are translated by ``sfsync.salesforce.errors`` only.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from sfsync.salesforce.ports import (
     ItemResult,
     Record,
 )
-from sfsync.salesforce.retry import RetryPolicy
+from sfsync.salesforce.retry import RetryBudget, RetryPolicy
 
 if TYPE_CHECKING:
     from sfsync.salesforce.ports import SalesforceGateway
@@ -195,9 +196,10 @@ class SimpleSalesforceGateway:
 
     # --- session -----------------------------------------------------------------------------
 
-    def login(self) -> None:
-        """Get a token (retrying transient login failures) and build the client on it."""
-        token: AccessToken = self._retry.retrying()(
+    def login(self, budget: RetryBudget | None = None) -> None:
+        """Get a token (retrying transient login failures from ``budget``, the calling
+        operation's when this is a re-login) and build the client on it."""
+        token: AccessToken = self._retry.retrying(budget)(
             fetch_token, self._settings, self._clock, self._session
         )
         self._instance_url = token.instance_url.rstrip("/")
@@ -248,7 +250,7 @@ class SimpleSalesforceGateway:
                 )
             raise translated from error
 
-    def _with_refresh(self, fn: Callable[[Salesforce], T], write: bool) -> T:
+    def _with_refresh(self, fn: Callable[[Salesforce], T], write: bool, budget: RetryBudget) -> T:
         """One attempt; on an expired session, log in again once and repeat the call once."""
         if write:
             self._budget.check_write()
@@ -257,7 +259,7 @@ class SimpleSalesforceGateway:
         except SessionExpiredError:
             self.reauthentications += 1
             _log.info("salesforce_session_refreshed", reauthentications=self.reauthentications)
-            self.login()
+            self.login(budget)
         if write:
             self._budget.check_write()
         try:
@@ -270,23 +272,33 @@ class SimpleSalesforceGateway:
             ) from None
 
     def _call(
-        self, fn: Callable[[Salesforce], T], *, write: bool = False, idempotent: bool = True
+        self,
+        fn: Callable[[Salesforce], T],
+        *,
+        write: bool = False,
+        idempotent: bool = True,
+        budget: RetryBudget | None = None,
     ) -> T:
-        """Run ``fn`` with session refresh inside the retry policy."""
-        result: T = self._retry.retrying(idempotent=idempotent)(self._with_refresh, fn, write)
+        """Run ``fn`` with session refresh inside the retry policy, drawing on ``budget`` (the
+        public call's; a fresh one when the call is a single request)."""
+        shared = budget if budget is not None else self._retry.budget()
+        result: T = self._retry.retrying(shared, idempotent=idempotent)(
+            self._with_refresh, fn, write, shared
+        )
         return result
 
     # --- reads -------------------------------------------------------------------------------
 
     def query(self, soql: str) -> Iterator[Record]:
-        page: dict[str, Any] = self._call(lambda sf: sf.query(soql))
+        budget = self._retry.budget()
+        page: dict[str, Any] = self._call(lambda sf: sf.query(soql), budget=budget)
         while True:
             for record in page.get("records", []):
                 yield _without_attributes(record)
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
-            page = self._call(_query_more(str(next_url)))
+            page = self._call(_query_more(str(next_url)), budget=budget)
 
     def query_in(
         self,
@@ -367,8 +379,8 @@ class SimpleSalesforceGateway:
     def limits(self) -> dict[str, Any]:
         return self._rest("limits/")
 
-    def _rest(self, path: str) -> dict[str, Any]:
-        body = self._call(lambda sf: sf.restful(path))
+    def _rest(self, path: str, budget: RetryBudget | None = None) -> dict[str, Any]:
+        body = self._call(lambda sf: sf.restful(path), budget=budget)
         return body if isinstance(body, dict) else {}
 
     # --- writes ------------------------------------------------------------------------------
@@ -413,22 +425,23 @@ class SimpleSalesforceGateway:
                 raise ConfigError(f"{record_id!r} is not a Salesforce record id")
         results: list[ItemResult | None] = [None] * len(ids)
         chunks = _chunks(len(ids), self._settings.batch_size)
-        self._check_budget(len(chunks))
+        budget = self._retry.budget()
+        self._check_budget(len(chunks), budget)
 
         def send_chunk(chunk: list[int]) -> None:
             def send(sf: Salesforce) -> Any:
                 params = {"ids": ",".join(ids[i] for i in chunk), "allOrNone": "false"}
                 return sf.restful("composite/sobjects", method="DELETE", params=params)
 
-            _fill(results, chunk, self._call(send, write=True))
+            _fill(results, chunk, self._call(send, write=True, budget=budget))
 
         return _send_chunks(chunks, results, send_chunk)
 
-    def _check_budget(self, calls: int) -> None:
+    def _check_budget(self, calls: int, budget: RetryBudget) -> None:
         """Refuse a write of ``calls`` requests that would eat into the reserve, before sending
         anything; when no response has reported usage yet, ask ``/limits`` first."""
         if self._budget.usage is None and not self._budget.stopped:
-            self.limits()
+            self._rest("limits/", budget)
         self._budget.check_write(calls)
 
     def _collections(
@@ -445,10 +458,13 @@ class SimpleSalesforceGateway:
         payload = [{"attributes": {"type": object_name}, **record} for record in records]
         results: list[ItemResult | None] = [None] * len(records)
         chunks = _chunks(len(records), self._settings.batch_size)
-        self._check_budget(len(chunks))
+        budget = self._retry.budget()
+        self._check_budget(len(chunks), budget)
 
         def send_chunk(chunk: list[int]) -> None:
-            self._send_chunk(path, method, payload, chunk, results, idempotent=idempotent)
+            self._send_chunk(
+                path, method, payload, chunk, results, idempotent=idempotent, budget=budget
+            )
 
         return _send_chunks(chunks, results, send_chunk)
 
@@ -461,7 +477,9 @@ class SimpleSalesforceGateway:
         results: list[ItemResult | None],
         *,
         idempotent: bool,
+        budget: RetryBudget,
     ) -> None:
+        """Send one chunk, then resend its locked items alone, all from ``budget``."""
         pending = [chunk]
 
         def attempt() -> None:
@@ -472,6 +490,7 @@ class SimpleSalesforceGateway:
                     lambda sf: sf.restful(path, method=method, json=body),
                     write=True,
                     idempotent=idempotent,
+                    budget=budget,
                 )
             except OutcomeUnknownError:
                 for index in indices:
@@ -484,7 +503,7 @@ class SimpleSalesforceGateway:
                 raise _LockedItemsError(f"{len(locked)} records were locked (UNABLE_TO_LOCK_ROW)")
 
         try:
-            self._retry.retrying(only=_LockedItemsError)(attempt)
+            self._retry.retrying(budget, only=_LockedItemsError)(attempt)
         except _LockedItemsError:
             _log.warning("salesforce_lock_retries_exhausted", records=len(pending[-1]))
 
@@ -493,7 +512,8 @@ class SimpleSalesforceGateway:
     ) -> list[ItemResult]:
         """Bulk API 2.0 ingest; results matched back to input order by ``key``."""
         rows = [{name: _csv_value(value) for name, value in r.items()} for r in records]
-        self._check_budget(BULK_WRITE_CALLS)
+        budget = self._retry.budget()
+        self._check_budget(BULK_WRITE_CALLS, budget)
         options: dict[str, Any] = {"records": rows, "wait": self._bulk_poll_seconds}
         if operation == "upsert":
             options["external_id_field"] = key
@@ -503,7 +523,7 @@ class SimpleSalesforceGateway:
             jobs = getattr(handler, operation)(**options)
             return [handler.get_all_ingest_records(job["job_id"]) for job in jobs]
 
-        outcomes = self._call(run, write=True)
+        outcomes = self._call(run, write=True, budget=budget)
         _log.info("salesforce_bulk_job_finished", object=object_name, records=len(records))
         return _bulk_results(records, key, outcomes)
 
