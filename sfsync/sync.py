@@ -49,6 +49,7 @@ from sfsync.bulkstore import mark_tasks_created, put_account_links
 from sfsync.cases import plan_customer
 from sfsync.clock import Clock
 from sfsync.domain import (
+    ISO_CURRENCIES,
     AccountKey,
     AccountPlan,
     AccountState,
@@ -504,11 +505,14 @@ class _Cycle:
         """Settle Tasks whose creation is in doubt before anything is sent (ledger protocol)."""
         deps = self.deps
         with deps.sessions() as session:
-            doubtful = [
-                entry
-                for entry in unknown_outcomes(session)
-                if self.part is None or self.part.includes(_customer_of(entry.task_key))
-            ]
+            doubtful = unknown_outcomes(session)
+            if self.part is not None:
+                linked = _linked_readings(session, [entry.task_key for entry in doubtful])
+                doubtful = [
+                    entry
+                    for entry in doubtful
+                    if self.part.includes(_customer_of(entry.task_key, linked))
+                ]
             if not doubtful:
                 return
             keys = [entry.task_key for entry in doubtful]
@@ -930,10 +934,47 @@ def _plan_keys(plan: AccountPlan) -> Iterator[str]:
     yield from (task.key for task in plan.tasks)
 
 
-def _customer_of(task_key: str) -> str:
-    """The customer part of a Task key (``<source>:<customer>:...``)."""
+def _key_readings(task_key: str) -> list[tuple[str, str, str]]:
+    """Every way to read ``task_key`` as ``<source>:<customer>:<currency>:<rest>``, shortest
+    customer first.
+
+    Source names and currency codes never hold ``:``, but a customer id from an accounting
+    system might, so the customer is whatever lies between the source and a currency code
+    that is followed by the rest of the key.
+    """
     parts = task_key.split(":")
-    return parts[1] if len(parts) > 1 else ""
+    return [
+        (parts[0], ":".join(parts[1:end]), parts[end])
+        for end in range(2, len(parts) - 1)
+        if parts[end] in ISO_CURRENCIES
+    ]
+
+
+def _linked_readings(session: Session, task_keys: Sequence[str]) -> set[tuple[str, str, str]]:
+    """The (source, customer, currency) readings of ambiguous ``task_keys`` that the store has
+    an account link for: the account the Task was planned for."""
+    ambiguous = [r for key in task_keys if len(rs := _key_readings(key)) > 1 for r in rs]
+    if not ambiguous:
+        return set()
+    found: set[tuple[str, str, str]] = set()
+    for part in _parts(sorted({customer for _, customer, _ in ambiguous})):
+        statement = select(
+            models.AccountLink.source, models.AccountLink.customer_id, models.AccountLink.currency
+        ).where(models.AccountLink.customer_id.in_(part))
+        found.update((str(a), str(b), str(c)) for a, b, c in session.execute(statement))
+    return found & set(ambiguous)
+
+
+def _customer_of(task_key: str, linked: Iterable[tuple[str, str, str]] = ()) -> str:
+    """The customer of a Task key (``<source>:<customer>:<currency>:...``).
+
+    When a customer id holding ``:`` makes the key ambiguous, the reading with a stored account
+    link (``linked``, from :func:`_linked_readings`) wins; otherwise the shortest reading.
+    """
+    readings = _key_readings(task_key)
+    known = set(linked)
+    chosen = next((r for r in readings if r in known), readings[0] if readings else None)
+    return chosen[1] if chosen is not None else ""
 
 
 def _creates_task(plan: AccountPlan) -> bool:
