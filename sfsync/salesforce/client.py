@@ -479,7 +479,11 @@ class SimpleSalesforceGateway:
         idempotent: bool,
         budget: RetryBudget,
     ) -> None:
-        """Send one chunk, then resend its locked items alone, all from ``budget``."""
+        """Send one chunk, then resend its locked items alone, all from ``budget``.
+
+        A failed resend keeps what earlier rounds received: its items become ``NOT_SENT`` (or
+        ``OUTCOME_UNKNOWN`` when the request went out unanswered) and the error is raised so
+        later chunks stop too; the first round's failure is raised with nothing recorded."""
         pending = [chunk]
 
         def attempt() -> None:
@@ -496,6 +500,10 @@ class SimpleSalesforceGateway:
                 for index in indices:
                     results[index] = _unknown(index)
                 return
+            except SfsyncError as error:
+                if len(pending) > 1:
+                    _mark_not_sent(results, indices, error)
+                raise
             _fill(results, indices, reply)
             locked = [i for i in indices if (item := results[i]) is not None and item.retryable]
             if locked:
@@ -589,26 +597,36 @@ def _send_chunks(
     results: list[ItemResult | None],
     send_chunk: Callable[[list[int]], None],
 ) -> list[ItemResult]:
-    """Send chunk after chunk. A failure before anything was applied is raised; a failure after
-    some chunks were applied is reported per item (``NOT_SENT``) so no applied result is lost."""
+    """Send chunk after chunk. A failure before Salesforce answered anything is raised; a failure
+    after some answers (earlier chunks, or the first round of a chunk whose locked rows were
+    being resent) keeps every answer received and reports only the items that never got one as
+    ``NOT_SENT``, so no applied result is lost."""
     for position, chunk in enumerate(chunks):
         try:
             send_chunk(chunk)
         except SfsyncError as error:
-            if position == 0:
+            if all(item is None for item in results):
                 raise
             _log.warning(
                 "salesforce_write_interrupted",
                 applied_chunks=position,
                 chunks=len(chunks),
+                answered=sum(item is not None for item in results),
                 error=type(error).__name__,
             )
-            reason = f"{type(error).__name__}: {error}"
-            for later in chunks[position:]:
-                for index in later:
-                    results[index] = ItemResult(index, ok=False, code=NOT_SENT, message=reason)
+            unanswered = [i for i, item in enumerate(results) if item is None]
+            _mark_not_sent(results, unanswered, error)
             break
     return _complete(results)
+
+
+def _mark_not_sent(
+    results: list[ItemResult | None], indices: Sequence[int], error: BaseException
+) -> None:
+    """Report ``indices`` as never applied because the call stopped on ``error``."""
+    reason = f"{type(error).__name__}: {error}"
+    for index in indices:
+        results[index] = ItemResult(index, ok=False, code=NOT_SENT, message=reason)
 
 
 def _unknown(index: int) -> ItemResult:

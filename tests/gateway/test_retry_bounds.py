@@ -12,12 +12,14 @@ from tenacity import wait_fixed
 
 from sfsync.errors import RetryableError
 from sfsync.salesforce.client import SimpleSalesforceGateway, connect
+from sfsync.salesforce.ports import NOT_SENT
 from sfsync.salesforce.retry import RetryPolicy
 from sfsync.sandbox.server import OrgServer
-from tests.gateway.conftest import org_clock, org_settings
+from tests.gateway.conftest import case_keys, org_clock, org_settings
 
 pytestmark = pytest.mark.org
 
+KEY = "Collections_Key__c"
 ORG_QUERY = "SELECT Id FROM Organization"
 
 
@@ -95,6 +97,30 @@ def test_a_relogin_failing_inside_a_call_shares_the_calls_bounds(
     assert len(slept.waits) == 3
     assert slow_gateway.calls.read == 1
     assert slow_gateway.calls.auth - auth_before == 4
+
+
+def test_locked_rows_and_a_503_burst_share_one_budget(
+    local_org: OrgServer, slow_gateway: SimpleSalesforceGateway, slept: RecordedSleep
+) -> None:
+    org = local_org.org
+    slow_gateway.limits()
+    org.faults.fail_next_writes(1_000)
+    _on_response(
+        slow_gateway,
+        lambda response: (response.request.method or "GET") != "GET",
+        lambda: org.faults.unavailable(requests=1_000),
+    )
+    writes_before = slow_gateway.calls.write
+
+    records = [{KEY: f"bounded:{i}", "Subject": "Overdue"} for i in range(4)]
+    results = slow_gateway.upsert("Case", records, external_id_field=KEY)
+
+    # The first send (all locked), then resends that meet 503s until the 60 s are spent.
+    assert slow_gateway.calls.write - writes_before == 4
+    assert sum(slept.waits) <= 60
+    assert [r.code for r in results] == [NOT_SENT] * 4
+    assert all(r.retryable for r in results)
+    assert case_keys(local_org, "bounded:") == []
 
 
 def test_the_default_policy_stays_within_its_documented_total(
