@@ -831,6 +831,34 @@ class _StoreView:
         )
 
 
+@dataclass(frozen=True)
+class StoredAccounts:
+    """What the store says was written for a chunk of customers, as a cycle plans with it."""
+
+    #: customer id → currency → state (currencies never written are absent).
+    states: dict[str, dict[str, AccountState]]
+    #: customer id → the Salesforce Account id stored for it (linked customers only).
+    account_ids: dict[str, str]
+
+
+def load_stored_accounts(
+    session: Session, source: str, chunk: Sequence[CustomerRecords]
+) -> StoredAccounts:
+    """The states and stored Account ids a cycle would plan ``chunk`` against (reads only).
+
+    The same store view :func:`run_cycle` uses, exposed so ``sfsync plan`` previews exactly
+    what a cycle would do instead of keeping a second copy of the state loading."""
+    view = _StoreView.load(session, source, chunk)
+    states = {records.customer.id: view.states_for(records) for records in chunk}
+    account_ids: dict[str, str] = {}
+    for records in chunk:
+        key = AccountKey(source, records.customer.id, "")
+        account_id = view.account_id(key)
+        if account_id:
+            account_ids[records.customer.id] = account_id
+    return StoredAccounts(states, account_ids)
+
+
 def _load_promises(session: Session, case_keys: Sequence[str]) -> dict[str, Promise]:
     """The promise in force per Case: the latest recorded one (read back by the writeback)."""
     found: dict[str, Promise] = {}
