@@ -72,7 +72,7 @@ from sfsync.escalation import (
 from sfsync.logs import get_logger, run_context
 from sfsync.owners import OwnerResolver
 from sfsync.runner import GatewayOpener
-from sfsync.salesforce.ports import CallCounts, ItemResult, RecordLinkGateway, SalesforceGateway
+from sfsync.salesforce.ports import CallCounts, ItemResult, SalesforceGateway
 from sfsync.settings import Settings, policy_path_for
 from sfsync.store import models
 from sfsync.store.escalations import (
@@ -866,19 +866,10 @@ def open_escalation(
                 task_queue_fallback=full_policy.owners.task_queue_fallback,
                 clock=clock,
                 dispatcher=dispatcher,
-                instance_url=org_instance_url(gateway, settings),
+                instance_url=gateway.instance_url,
             )
     finally:
         engine.dispose()
-
-
-def org_instance_url(gateway: SalesforceGateway, settings: Settings) -> str:
-    """Where Case links point: the org the gateway logged in to (the token's instance URL, right
-    for the embedded local org and a My Domain alike); the configured URLs only for a gateway
-    that cannot say."""
-    if isinstance(gateway, RecordLinkGateway):
-        return gateway.instance_url
-    return str(settings.salesforce.instance_url or settings.salesforce.login_url)
 
 
 ROW_COLUMNS = ("Action", "Case", "Account", "Age", "Level", "Why", "Assign to", "Note")
@@ -933,7 +924,6 @@ __all__ = [
     "EscalationDeps",
     "EscalationReport",
     "open_escalation",
-    "org_instance_url",
     "print_digest",
     "print_report",
     "read_open_cases",

@@ -110,3 +110,7 @@ class CrashingGateway:
     @property
     def usage(self) -> ApiUsage | None:
         return self.inner.usage
+
+    @property
+    def instance_url(self) -> str:
+        return self.inner.instance_url

@@ -92,6 +92,7 @@ class CallCounts:
         return self.auth + self.read + self.write
 
 
+@runtime_checkable
 class SalesforceGateway(Protocol):
     """Everything sync needs from Salesforce. Errors follow ``sfsync.errors``: a whole call fails
     with ConfigError, RetryableError (after bounded retries), BudgetExhaustedError or
@@ -164,18 +165,13 @@ class SalesforceGateway(Protocol):
         """The last reported daily API usage (None before any response carried it)."""
         ...
 
-
-@runtime_checkable
-class RecordLinkGateway(Protocol):
-    """A gateway that knows the org's base URL, where a person opens a record.
-
-    Apart from :class:`SalesforceGateway` so the wrappers of a gateway (test doubles, crash
-    points) stay complete without it; :class:`~sfsync.salesforce.client.SimpleSalesforceGateway`
-    implements both.
-    """
-
     @property
     def instance_url(self) -> str:
-        """The org's base URL (``https://…``, no trailing slash): the token's
-        ``instance_url``, so it is right for the local org and a My Domain alike."""
+        """The org's base URL (``https://…``, no trailing slash), where a person opens a record:
+        the token's ``instance_url``, so it is right for the local org and a My Domain alike."""
         ...
+
+
+#: The former name of the part of :class:`SalesforceGateway` that names the org's URL, kept
+#: while tests still import it; every gateway now has ``instance_url``.
+RecordLinkGateway = SalesforceGateway
