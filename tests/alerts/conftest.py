@@ -11,7 +11,6 @@ import json
 import shutil
 import ssl
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,12 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -34,6 +31,7 @@ from sfsync.alerts.model import StaleCaseAlert
 from sfsync.clock import FixedClock, SystemClock
 from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from tests.fixtures.databases import scratch_postgres_database
 from tests.fixtures.services import free_port
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -276,19 +274,10 @@ def alerts_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _postgres_database(request: pytest.FixtureRequest, revision: str | None) -> Iterator[str]:
-    server_url: str = request.getfixturevalue("postgres_url")
-    parsed = make_url(server_url)
-    admin = f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres"
-    name = f"alerts_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-        try:
-            url = parsed.set(database=name).render_as_string(hide_password=False)
-            if revision is not None:
-                upgrade_database(url, revision)
-            yield url
-        finally:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "alerts") as url:
+        if revision is not None:
+            upgrade_database(url, revision)
+        yield url
 
 
 @pytest.fixture(params=DIALECTS)

@@ -16,7 +16,6 @@ import json
 import shutil
 import ssl
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,14 +25,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import SecretStr
 from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -51,6 +48,7 @@ from sfsync.salesforce.client import SimpleSalesforceGateway
 from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
 from sfsync.sandbox.server import OrgServer
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from tests.fixtures.databases import scratch_postgres_database
 from tests.fixtures.gateways import org_gateway
 from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
 from tests.fixtures.services import free_port
@@ -207,19 +205,6 @@ def sessions(store_template: Path, tmp_path: Path) -> Iterator[sessionmaker[DbSe
         engine.dispose()
 
 
-def _postgres_database(server_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database on the session's server, dropped afterwards."""
-    parsed = make_url(server_url)
-    admin = f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres"
-    name = f"escalate_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-        try:
-            yield parsed.set(database=name).render_as_string(hide_password=False)
-        finally:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),
@@ -231,7 +216,8 @@ def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    yield from _postgres_database(request.getfixturevalue("postgres_url"))
+    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "escalate") as url:
+        yield url
 
 
 @pytest.fixture
@@ -248,7 +234,7 @@ def any_sessions(empty_store_url: str) -> Iterator[sessionmaker[DbSession]]:
 @pytest.fixture
 def postgres_sessions(postgres_url: str) -> Iterator[sessionmaker[DbSession]]:
     """Session factory on a migrated PostgreSQL store of its own."""
-    for url in _postgres_database(postgres_url):
+    with scratch_postgres_database(postgres_url, "escalate") as url:
         upgrade_database(url)
         engine = create_engine_from_url(url)
         try:

@@ -8,14 +8,12 @@ accounting databases keep them.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import (
     Boolean,
@@ -31,10 +29,10 @@ from sqlalchemy import (
     insert,
     update,
 )
-from sqlalchemy.engine import make_url
 
 from sfsync.clock import FixedClock
 from sfsync.sources.sql import create_source_engine
+from tests.fixtures.databases import scratch_postgres_database
 
 DIALECTS = [
     pytest.param("sqlite", id="sqlite"),
@@ -175,11 +173,6 @@ class Accounting:
             )
 
 
-def _admin_conninfo(url: str) -> str:
-    parsed = make_url(url)
-    return f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres"
-
-
 @pytest.fixture(params=DIALECTS)
 def dialect(request: pytest.FixtureRequest) -> str:
     """``sqlite`` or ``postgres``: the accounting database the test reads."""
@@ -193,14 +186,8 @@ def accounting_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path)
     if dialect == "sqlite":
         yield f"sqlite:///{tmp_path / 'accounting.db'}"
         return
-    server_url: str = request.getfixturevalue("postgres_url")
-    name = f"acct_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(_admin_conninfo(server_url), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(False)
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "acct") as url:
+        yield url
 
 
 @pytest.fixture

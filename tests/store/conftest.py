@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.store.models import Base
+from tests.fixtures.databases import admin_conninfo, scratch_postgres_database
 
 DIALECTS = [
     pytest.param("sqlite", id="sqlite"),
@@ -30,11 +30,6 @@ DIALECTS = [
 ]
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 LOCK_WAIT_TIMEOUT_S = 20.0
-
-
-def _admin_conninfo(url: str) -> str:
-    parsed = make_url(url)
-    return f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres"
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +44,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_store_url(postgres_url: str) -> str:
     """URL of a PostgreSQL database migrated to head once per session (emptied per test)."""
     name = "sfsync_store"
-    with psycopg.connect(_admin_conninfo(postgres_url), autocommit=True) as admin:
+    with psycopg.connect(admin_conninfo(postgres_url), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     upgrade_database(url)
@@ -67,17 +62,6 @@ def _empty_postgres_tables(url: str) -> None:
         connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
-def _fresh_postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
-    server_url: str = request.getfixturevalue("postgres_url")
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(_admin_conninfo(server_url), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(False)
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 @pytest.fixture(params=DIALECTS)
 def dialect(request: pytest.FixtureRequest) -> str:
     """``sqlite`` or ``postgres``: the database the test runs on."""
@@ -91,7 +75,8 @@ def store_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> I
     if dialect == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    yield from _fresh_postgres_database(request)
+    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "t") as url:
+        yield url
 
 
 @pytest.fixture
