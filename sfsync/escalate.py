@@ -71,9 +71,9 @@ from sfsync.escalation import (
 )
 from sfsync.logs import get_logger, run_context
 from sfsync.owners import OwnerResolver
-from sfsync.runner import GatewayOpener
+from sfsync.runner import GatewayOpener, open_policy_and_store
 from sfsync.salesforce.ports import CallCounts, ItemResult, SalesforceGateway
-from sfsync.settings import Settings, policy_path_for
+from sfsync.settings import Settings
 from sfsync.store import models
 from sfsync.store.escalations import (
     EscalationClaim,
@@ -831,23 +831,9 @@ def open_escalation(
     from sfsync.alerts.delivery import AlertDispatcher  # noqa: PLC0415 - alerts on demand
     from sfsync.alerts.factory import build_notifiers  # noqa: PLC0415
     from sfsync.alerts.routing import AlertRouter  # noqa: PLC0415
-    from sfsync.demo import load_policy  # noqa: PLC0415
-    from sfsync.store.db import (  # noqa: PLC0415
-        create_engine_from_url,
-        create_session_factory,
-        upgrade_database,
-    )
+    from sfsync.store.db import create_session_factory  # noqa: PLC0415
 
-    try:
-        full_policy = load_policy(policy_path_for(config_path))
-    except (OSError, ValueError) as error:
-        raise ConfigError(
-            f"{policy_path_for(config_path)} cannot be used ({type(error).__name__}); "
-            "run sfsync config check"
-        ) from None
-    upgrade_database(settings.store.url)
-    engine = create_engine_from_url(settings.store.url)
-    try:
+    with open_policy_and_store(settings, config_path) as (full_policy, engine):
         sessions = create_session_factory(engine)
         routing = settings.alerts.routing
         notifiers = build_notifiers(settings.alerts, clock)
@@ -868,8 +854,6 @@ def open_escalation(
                 dispatcher=dispatcher,
                 instance_url=gateway.instance_url,
             )
-    finally:
-        engine.dispose()
 
 
 ROW_COLUMNS = ("Action", "Case", "Account", "Age", "Level", "Why", "Assign to", "Note")

@@ -20,6 +20,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import FrameType
 
+import yaml
+from sqlalchemy import Engine
+
 from sfsync.checks import fetch_schema, mapping_sobjects
 from sfsync.clock import Clock
 from sfsync.configfile import InvalidConfigError
@@ -28,6 +31,7 @@ from sfsync.errors import ConfigError
 from sfsync.mappers.compile import CompiledMappings, compile_mappings
 from sfsync.mappers.spec import load_mappings
 from sfsync.mappers.validate import field_lengths, validate_mappings
+from sfsync.policy import Policy
 from sfsync.salesforce.ports import SalesforceGateway
 from sfsync.settings import Settings, mappings_path_for, policy_path_for
 from sfsync.sources import build_source
@@ -50,13 +54,16 @@ def compile_for_org(path: Path, gateway: SalesforceGateway) -> CompiledMappings:
 
 
 @contextmanager
-def open_cycle(
-    settings: Settings, config_path: Path, clock: Clock, opener: GatewayOpener
-) -> Iterator[CycleDeps]:
-    """Everything a cycle needs, built once: store (migrated), source, org, mappings, policy."""
+def open_policy_and_store(settings: Settings, config_path: Path) -> Iterator[tuple[Policy, Engine]]:
+    """The policy beside ``config_path`` and the store's engine, migrated to the newest schema.
+
+    Shared by every job (the cycle, escalation): a policy that cannot be read (missing, not
+    YAML, not valid) stops the job with a ConfigError before the store is touched, and the
+    engine's connections are closed when the job ends.
+    """
     try:
         policy = load_policy(policy_path_for(config_path))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, yaml.YAMLError) as error:  # a YAML mistake is no ValueError
         raise ConfigError(
             f"{policy_path_for(config_path)} cannot be used ({type(error).__name__}); "
             "run sfsync config check"
@@ -64,6 +71,17 @@ def open_cycle(
     upgrade_database(settings.store.url)
     engine = create_engine_from_url(settings.store.url)
     try:
+        yield policy, engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def open_cycle(
+    settings: Settings, config_path: Path, clock: Clock, opener: GatewayOpener
+) -> Iterator[CycleDeps]:
+    """Everything a cycle needs, built once: store (migrated), source, org, mappings, policy."""
+    with open_policy_and_store(settings, config_path) as (policy, engine):
         source = build_source(settings.source, clock=clock)
         with opener() as gateway:
             mappings = compile_for_org(mappings_path_for(config_path), gateway)
@@ -76,8 +94,6 @@ def open_cycle(
                 clock=clock,
                 settings=settings,
             )
-    finally:
-        engine.dispose()
 
 
 class StopFlag:
