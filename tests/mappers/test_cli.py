@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from simple_salesforce import Salesforce
 from typer.testing import CliRunner
 
 from sfsync.cli import app
@@ -181,36 +182,61 @@ def test_org_check_lists_what_the_org_lacks_and_exits_1(
     assert "picklist lacks the outcome value Payment Plan" in result.stdout
 
 
+def _plan_table(out: str) -> dict[str, tuple[int, int, int]]:
+    return {
+        match["name"]: (int(match["create"]), int(match["update"]), int(match["close"]))
+        for match in re.finditer(
+            r"│ (?P<name>\w+) +│ +(?P<create>\d+) │ +(?P<update>\d+) │ +(?P<close>\d+) │", out
+        )
+    }
+
+
+def _unmatched(out: str) -> list[str]:
+    """Customer ids ``sfsync plan`` lists as having no Account."""
+    _, _, listing = out.partition("Customers without an Account")
+    return re.findall(r"^  (CUST-\S+)  ", listing, re.MULTILINE)
+
+
 def test_plan_prints_counts_and_mapped_samples_and_writes_nothing(
-    runner: CliRunner,
     config_path: Path,
     local_org: OrgServer,
+    sf: Salesforce,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the demo source builds its ledger under ./var
-    before = record_count(local_org)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    first = runner.invoke(app, ["plan", "-c", str(config_path)])
+    assert first.exit_code == 0, first.output
+    # No demo customer has an Account yet: every one is listed, nothing is counted.
+    unmatched = _unmatched(first.stdout)
+    assert len(unmatched) > 5
+    assert all(creates == 0 for creates, _, _ in _plan_table(first.stdout).values())
+    made = unmatched[:5]
+    for customer in made:
+        sf.Account.create({"Name": f"Demo {customer}", "Accounting_Id__c": customer})
+    before, requests_before = record_count(local_org), api_requests(local_org)
 
     result = runner.invoke(app, ["plan", "-c", str(config_path)])
 
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert re.search(r"sfsync plan for source demo as of \d{4}-\d{2}-\d{2}", out)
-    counts = {
-        match["name"]: (int(match["create"]), int(match["update"]), int(match["close"]))
-        for match in re.finditer(
-            r"│ (?P<name>\w+) +│ +(?P<create>\d+) │ +(?P<update>\d+) │ +(?P<close>\d+) │", out
-        )
-    }
+    counts = _plan_table(out)
     assert set(counts) == set(WRITTEN)
+    assert counts["Case"][0] >= len(made)
     assert all(create > 0 for create, _, _ in counts.values())
+    assert sorted(_unmatched(out)) == sorted(set(unmatched) - set(made))
     assert "Sample Case create (3):" in out
     assert "'Collections_Key__c': 'demo:CUST-" in out
     assert "'Accounting_Id__c': 'CUST-" in out
     assert "Sample AR_Invoice__c create (3):" in out
     assert re.search(r"Salesforce calls: [1-9]\d* reads, 0 writes", out)
     assert record_count(local_org) == before
+    assert api_requests(local_org) > requests_before
     assert (tmp_path / "var" / "demo-ledger.sqlite").is_file()
+    assert not (tmp_path / "var" / "sfsync.db").exists()  # the store is read, never created
 
 
 def test_plan_refuses_a_mapping_that_does_not_fit_the_org(
