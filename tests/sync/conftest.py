@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,106 +30,17 @@ from sfsync.sandbox.server import OrgServer
 from sfsync.settings import Settings
 from sfsync.sources.demo import (
     DEMO_LAYOUT,
-    DemoLedger,
-    customers_table,
-    invoices_table,
-    payments_table,
 )
 from sfsync.sources.sql import SqlSource, create_source_engine
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.sync import CycleDeps, CycleReport, run_cycle
 from tests.fixtures.gateways import org_gateway
+from tests.fixtures.ledger import Ledger
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 #: The first morning of every scenario: 08:00 UTC.
 START = datetime(2026, 3, 16, 8, tzinfo=UTC)
 SOURCE = "erp"
-
-
-class Ledger:
-    """The accounting system of a scenario: a SQLite ledger with the demo tables."""
-
-    def __init__(self, engine: Engine, clock: FixedClock) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.helper = DemoLedger(engine, clock)
-        customers_table.metadata.create_all(engine)
-
-    def _stamp(self) -> datetime:
-        return self.clock.now().astimezone(UTC).replace(tzinfo=None)
-
-    def customer(self, ident: str, name: str) -> None:
-        """Add a customer row."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                insert(customers_table).values(id=ident, name=name, updated_at=self._stamp())
-            )
-
-    def invoice(
-        self,
-        ident: str,
-        customer: str,
-        amount: str,
-        *,
-        due: date,
-        balance: str | None = None,
-        currency: str = "USD",
-        issued: date | None = None,
-    ) -> None:
-        """Add an open invoice (balance defaults to the amount)."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                insert(invoices_table).values(
-                    id=ident,
-                    customer_id=customer,
-                    number=f"INV-{ident}",
-                    currency=currency,
-                    amount=amount,
-                    balance=balance if balance is not None else amount,
-                    issue_date=(issued or due - timedelta(days=30)).isoformat(),
-                    due_date=due.isoformat(),
-                    status="open",
-                    disputed=False,
-                    dispute_reason=None,
-                    updated_at=self._stamp(),
-                )
-            )
-
-    def bad_invoice(self, ident: str, customer: str, **values: Any) -> None:
-        """Add a row the source must quarantine (e.g. ``due_date="2026-02-30"``)."""
-        row: dict[str, Any] = {
-            "id": ident,
-            "customer_id": customer,
-            "number": f"INV-{ident}",
-            "currency": "USD",
-            "amount": "100.00",
-            "balance": "100.00",
-            "issue_date": "2026-01-01",
-            "due_date": "2026-02-01",
-            "status": "open",
-            "disputed": False,
-            "updated_at": self._stamp(),
-        }
-        row.update(values)
-        with self.engine.begin() as connection:
-            connection.execute(insert(invoices_table).values(**row))
-
-    def correct(self, ident: str, **values: Any) -> None:
-        """An accountant corrects invoice ``ident`` (its timestamp moves)."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(invoices_table)
-                .where(invoices_table.c.id == ident)
-                .values(**values, updated_at=self._stamp())
-            )
-
-    def pay(self, customer: str, amount: str) -> list[str]:
-        """Record a payment applied to the oldest invoices; returns the invoices paid into."""
-        return self.helper.record_payment(customer, Decimal(amount))
-
-    def payments_count(self) -> int:
-        with self.engine.connect() as connection:
-            return len(connection.execute(payments_table.select()).all())
 
 
 @dataclass

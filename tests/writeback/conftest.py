@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sfsync.clock import FixedClock
@@ -29,57 +28,17 @@ from sfsync.salesforce.client import SimpleSalesforceGateway
 from sfsync.sandbox.server import OrgServer
 from sfsync.settings import Settings
 from sfsync.sources.base import InvoiceSource
-from sfsync.sources.demo import DEMO_LAYOUT, DemoLedger, customers_table, invoices_table
+from sfsync.sources.demo import DEMO_LAYOUT
 from sfsync.sources.sql import SqlSource, create_source_engine
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.sync import CycleDeps
 from sfsync.writeback import CollectionsReport, WritebackReport, run_collections, run_writeback
 from tests.fixtures.gateways import org_gateway
+from tests.fixtures.ledger import Ledger
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 START = datetime(2026, 3, 16, 8, tzinfo=UTC)
 SOURCE = "erp"
-
-
-class Ledger:
-    """The accounting system: a SQLite ledger with the demo tables and notes table."""
-
-    def __init__(self, engine: Engine, clock: FixedClock) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.helper = DemoLedger(engine, clock)
-        customers_table.metadata.create_all(engine)
-
-    def _stamp(self) -> datetime:
-        return self.clock.now().astimezone(UTC).replace(tzinfo=None)
-
-    def customer(self, ident: str, name: str) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                insert(customers_table).values(id=ident, name=name, updated_at=self._stamp())
-            )
-
-    def invoice(self, ident: str, customer: str, amount: str, *, due: date) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                insert(invoices_table).values(
-                    id=ident,
-                    customer_id=customer,
-                    number=f"INV-{ident}",
-                    currency="USD",
-                    amount=amount,
-                    balance=amount,
-                    issue_date=(due - timedelta(days=30)).isoformat(),
-                    due_date=due.isoformat(),
-                    status="open",
-                    disputed=False,
-                    dispute_reason=None,
-                    updated_at=self._stamp(),
-                )
-            )
-
-    def pay(self, customer: str, amount: str) -> list[str]:
-        return self.helper.record_payment(customer, Decimal(amount))
 
 
 @dataclass
