@@ -7,23 +7,18 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import shutil
-import ssl
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from pydantic import SecretStr
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -33,6 +28,7 @@ from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from tests.fixtures.databases import scratch_postgres_database
 from tests.fixtures.services import free_port
+from tests.fixtures.webhooks import WebhookCapture, serve_webhooks, server_tls_context
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 SMTP_USER = "alerts@example.com"
@@ -80,12 +76,6 @@ def clock() -> FixedClock:
 def certs(tmp_path_factory: pytest.TempPathFactory) -> OrgCertificates:
     """A CA and a 127.0.0.1 server certificate (made for the real time: TLS checks it)."""
     return ensure_certificates(tmp_path_factory.mktemp("alert-certs"), SystemClock().now())
-
-
-def _server_context(certs: OrgCertificates) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(certs.server_cert, certs.server_key)
-    return context
 
 
 # --- SMTP --------------------------------------------------------------------------------------
@@ -189,7 +179,7 @@ def smtp_server(certs: OrgCertificates) -> Iterator[SmtpCapture]:
     capture = SmtpCapture("127.0.0.1", free_port())
     yield from _run_smtp(
         capture,
-        tls_context=_server_context(certs),
+        tls_context=server_tls_context(certs),
         require_starttls=True,
         authenticator=_authenticator(capture),
         auth_required=True,
@@ -206,61 +196,11 @@ def plaintext_smtp_server() -> Iterator[SmtpCapture]:
 # --- HTTPS webhook capture ---------------------------------------------------------------------
 
 
-@dataclass
-class CapturedRequest:
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class WebhookCapture:
-    """A webhook endpoint: records every POST and answers with the queued statuses (then 200)."""
-
-    base_url: str
-    requests: list[CapturedRequest] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def url(self, path: str) -> SecretStr:
-        return SecretStr(f"{self.base_url}{path}")
-
-
-def _webhook_handler(capture: WebhookCapture) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length))
-            with capture.lock:
-                capture.requests.append(CapturedRequest(self.path, dict(self.headers), body))
-                status = capture.statuses.pop(0) if capture.statuses else 200
-            reply = b"ok" if status == 200 else b"invalid_payload"
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the test asserts on captured requests, not on access logs."""
-
-    return Handler
-
-
 @pytest.fixture
 def webhook_server(certs: OrgCertificates) -> Iterator[WebhookCapture]:
     """An HTTPS server on 127.0.0.1 whose certificate is signed by the test CA."""
-    capture = WebhookCapture("")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _webhook_handler(capture))
-    capture.base_url = f"https://127.0.0.1:{server.server_address[1]}"
-    server.socket = _server_context(certs).wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serve_webhooks(certs) as capture:
         yield capture
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 # --- store -------------------------------------------------------------------------------------

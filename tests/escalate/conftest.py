@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import shutil
-import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +48,7 @@ from tests.fixtures.databases import scratch_postgres_database
 from tests.fixtures.gateways import org_gateway
 from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
 from tests.fixtures.services import free_port
+from tests.fixtures.webhooks import WebhookCapture, serve_webhooks
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 #: When the Cases are opened: Monday 2 March 2026, 09:00 UTC.
@@ -124,41 +121,6 @@ def smtp_server() -> Iterator[SmtpCapture]:
 # --- HTTPS webhook ------------------------------------------------------------------------------
 
 
-@dataclass
-class WebhookCapture:
-    """A webhook endpoint: records every POST body and answers the queued statuses, then 200."""
-
-    base_url: str = ""
-    bodies: list[Any] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def text(self) -> str:
-        """Every body received, as one JSON text (to look for a Case number)."""
-        with self.lock:
-            return json.dumps(self.bodies)
-
-
-def _webhook_handler(capture: WebhookCapture) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length))
-            with capture.lock:
-                capture.bodies.append(body)
-                status = capture.statuses.pop(0) if capture.statuses else 200
-            reply = b"ok" if status == 200 else b"invalid_payload"
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: tests assert on captured bodies."""
-
-    return Handler
-
-
 @pytest.fixture(scope="session")
 def webhook_certs(tmp_path_factory: pytest.TempPathFactory) -> OrgCertificates:
     """A CA and a 127.0.0.1 certificate (made for the real time: TLS checks it)."""
@@ -168,20 +130,8 @@ def webhook_certs(tmp_path_factory: pytest.TempPathFactory) -> OrgCertificates:
 @pytest.fixture
 def slack_server(webhook_certs: OrgCertificates) -> Iterator[WebhookCapture]:
     """An HTTPS server on 127.0.0.1 standing in for Slack's incoming webhook."""
-    capture = WebhookCapture()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _webhook_handler(capture))
-    capture.base_url = f"https://127.0.0.1:{server.server_address[1]}"
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(webhook_certs.server_cert, webhook_certs.server_key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serve_webhooks(webhook_certs) as capture:
         yield capture
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 # --- the store ----------------------------------------------------------------------------------
