@@ -26,12 +26,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, String, Text, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, String, Text, and_, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from sfsync.errors import ConfigError
-from sfsync.store.models import KEY_LENGTH, SALESFORCE_ID_LENGTH, Base
+from sfsync.store.models import KEY_LENGTH, SALESFORCE_ID_LENGTH, Base, enum_column
+from sfsync.store.repositories import _insert
 from sfsync.store.types import UTCDateTime
 
 LEVEL_LENGTH = 40
@@ -55,18 +54,6 @@ class AlertState(StrEnum):
     FAILED = "failed"
 
 
-def _enum(enum: type[StrEnum], name: str) -> Enum:
-    return Enum(
-        enum,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        validate_strings=True,
-        values_callable=lambda members: [member.value for member in members],
-    )
-
-
 class EscalationRecord(Base):
     """One escalation key: who holds it, how far it got, and the ids it produced."""
 
@@ -80,13 +67,13 @@ class EscalationRecord(Base):
     task_id: Mapped[str | None] = mapped_column(String(SALESFORCE_ID_LENGTH))
     feed_item_id: Mapped[str | None] = mapped_column(String(SALESFORCE_ID_LENGTH))
     state: Mapped[EscalationState] = mapped_column(
-        _enum(EscalationState, "escalation_state"), index=True
+        enum_column(EscalationState, "escalation_state"), index=True
     )
     holder: Mapped[str | None] = mapped_column(String(HOLDER_LENGTH))
     settled_by: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
     feed_body: Mapped[str | None] = mapped_column(Text)
     alert: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    alert_state: Mapped[AlertState | None] = mapped_column(_enum(AlertState, "alert_state"))
+    alert_state: Mapped[AlertState | None] = mapped_column(enum_column(AlertState, "alert_state"))
     alert_runs: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -106,15 +93,6 @@ class EscalationClaim:
     alert: dict[str, Any]
 
 
-def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(EscalationRecord)
-    if dialect == "sqlite":
-        return sqlite.insert(EscalationRecord)
-    raise ConfigError(f"the state store supports sqlite and postgresql, not {dialect}")
-
-
 def claim_escalation(
     session: Session,
     claim: EscalationClaim,
@@ -131,7 +109,7 @@ def claim_escalation(
     one statement, so two runs can never both win. Commit before writing to Salesforce.
     """
     inserted = session.execute(
-        _insert(session)
+        _insert(session, EscalationRecord)
         .values(
             key=claim.key,
             case_key=claim.case_key,
@@ -230,7 +208,7 @@ def mark_escalation_applied(
     for lower in settles:
         if lower == key:
             continue
-        statement = _insert(session).values(
+        statement = _insert(session, EscalationRecord).values(
             key=lower,
             case_key=case_key,
             level=lower.rsplit(":", 1)[-1],

@@ -79,7 +79,7 @@ class PromiseStatus(StrEnum):
     BROKEN = "broken"
 
 
-def _enum_column(enum: type[StrEnum], name: str) -> Enum:
+def enum_column(enum: type[StrEnum], name: str) -> Enum:
     """A VARCHAR plus CHECK constraint holding the enum's values (portable, no native enum)."""
     return Enum(
         enum,
@@ -113,7 +113,7 @@ class SyncRun(Base):
     source: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[RunStatus] = mapped_column(_enum_column(RunStatus, "run_status"))
+    status: Mapped[RunStatus] = mapped_column(enum_column(RunStatus, "run_status"))
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     api_calls: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -168,7 +168,7 @@ class TaskLedgerEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     task_key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
     salesforce_id: Mapped[str | None] = mapped_column(String(SALESFORCE_ID_LENGTH))
-    state: Mapped[TaskState] = mapped_column(_enum_column(TaskState, "task_state"), index=True)
+    state: Mapped[TaskState] = mapped_column(enum_column(TaskState, "task_state"), index=True)
     case_key: Mapped[str] = mapped_column(String(KEY_LENGTH), index=True)
     step: Mapped[str] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
@@ -203,7 +203,7 @@ class Promise(Base):
     amount: Mapped[Decimal] = mapped_column(Money())
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[PromiseStatus] = mapped_column(
-        _enum_column(PromiseStatus, "promise_status"), index=True
+        enum_column(PromiseStatus, "promise_status"), index=True
     )
     source_task_id: Mapped[str | None] = mapped_column(String(SALESFORCE_ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
