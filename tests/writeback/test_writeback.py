@@ -36,12 +36,17 @@ def _delinquent(world: World) -> None:
     assert report.cycle.counts["cases_opened"] == 1
 
 
-def test_promise_to_pay_reaches_ledger_case_and_source_notes(world: World) -> None:
+def _rep_logs_day_7_call(world: World, outcome: str, **fields: object) -> None:
+    """C1 is delinquent; two hours later the rep completes the day-7 call with ``outcome``."""
     _delinquent(world)
     world.advance(hours=2)
-    world.complete(
-        f"{CASE}:day_7_call",
-        Collections_Outcome__c="Promise to Pay",
+    world.complete(f"{CASE}:day_7_call", Collections_Outcome__c=outcome, **fields)
+
+
+def test_promise_to_pay_reaches_ledger_case_and_source_notes(world: World) -> None:
+    _rep_logs_day_7_call(
+        world,
+        "Promise to Pay",
         Promise_Date__c=(TODAY + timedelta(days=5)).isoformat(),
         Promise_Amount__c=1400,
         Description="Will pay everything on Friday",
@@ -77,9 +82,7 @@ def test_promise_to_pay_reaches_ledger_case_and_source_notes(world: World) -> No
 
 
 def test_rerun_records_nothing_new_and_writes_nothing(world: World) -> None:
-    _delinquent(world)
-    world.advance(hours=2)
-    world.complete(f"{CASE}:day_7_call", Collections_Outcome__c="Left Voicemail")
+    _rep_logs_day_7_call(world, "Left Voicemail")
     world.advance(hours=1)
     first = world.collect()
     assert first.writeback.counts["outcomes_recorded"] == 1
@@ -95,11 +98,9 @@ def test_rerun_records_nothing_new_and_writes_nothing(world: World) -> None:
 
 
 def test_cadence_stays_paused_while_the_promise_is_pending(world: World) -> None:
-    _delinquent(world)
-    world.advance(hours=2)
-    world.complete(
-        f"{CASE}:day_7_call",
-        Collections_Outcome__c="Promise to Pay",
+    _rep_logs_day_7_call(
+        world,
+        "Promise to Pay",
         Promise_Date__c=(TODAY + timedelta(days=10)).isoformat(),
         Promise_Amount__c=1400,
     )
@@ -114,11 +115,9 @@ def test_cadence_stays_paused_while_the_promise_is_pending(world: World) -> None
 
 
 def test_a_promise_edited_on_the_case_goes_back_to_pending(world: World) -> None:
-    _delinquent(world)
-    world.advance(hours=2)
-    world.complete(
-        f"{CASE}:day_7_call",
-        Collections_Outcome__c="Promise to Pay",
+    _rep_logs_day_7_call(
+        world,
+        "Promise to Pay",
         Promise_Date__c=(TODAY + timedelta(days=2)).isoformat(),
         Promise_Amount__c=500,
     )
@@ -186,11 +185,9 @@ def test_an_aging_export_source_gets_its_notes_in_the_outcomes_file(
 def test_a_promise_without_an_amount_keeps_the_outcome_and_says_what_is_missing(
     world: World,
 ) -> None:
-    _delinquent(world)
-    world.advance(hours=2)
-    world.complete(
-        f"{CASE}:day_7_call",
-        Collections_Outcome__c="Promise to Pay",
+    _rep_logs_day_7_call(
+        world,
+        "Promise to Pay",
         Promise_Date__c=(TODAY + timedelta(days=5)).isoformat(),
         Description="Said they would pay soon",
     )
@@ -218,9 +215,7 @@ def _watermark(world: World) -> datetime | None:
 def test_a_late_commit_inside_the_overlap_is_read_and_the_watermark_never_passes_the_start(
     world: World,
 ) -> None:
-    _delinquent(world)
-    world.advance(hours=2)
-    world.complete(f"{CASE}:day_7_call", Collections_Outcome__c="No Answer")
+    _rep_logs_day_7_call(world, "No Answer")
     world.server.org.clock.set(world.clock.now() + timedelta(hours=1), frozen=True)
     world.rep.Case.update(world.case(CASE)["Id"], {"Description": "the org's clock runs ahead"})
 
@@ -251,9 +246,7 @@ def test_a_late_commit_inside_the_overlap_is_read_and_the_watermark_never_passes
 
 
 def test_a_failed_writeback_keeps_its_watermark_and_loses_nothing(world: World) -> None:
-    _delinquent(world)
-    world.advance(hours=2)
-    world.complete(f"{CASE}:day_7_call", Collections_Outcome__c="Refused")
+    _rep_logs_day_7_call(world, "Refused")
     world.advance(hours=1)
     world.server.org.faults.unavailable(requests=10)
 
@@ -270,11 +263,9 @@ def test_a_failed_writeback_keeps_its_watermark_and_loses_nothing(world: World) 
 def test_a_second_promise_on_a_new_task_replaces_the_first_and_the_case_follows(
     world: World,
 ) -> None:
-    _delinquent(world)
-    world.advance(hours=2)
-    world.complete(
-        f"{CASE}:day_7_call",
-        Collections_Outcome__c="Promise to Pay",
+    _rep_logs_day_7_call(
+        world,
+        "Promise to Pay",
         Promise_Date__c=(TODAY + timedelta(days=2)).isoformat(),
         Promise_Amount__c=300,
     )
