@@ -349,12 +349,27 @@ def test_batch_halts_on_error_when_asked(local_org: OrgServer, sf: Salesforce) -
     assert _count(local_org, "Account") == 1
 
 
-def test_unknown_type_in_a_collection_is_invalid_type(org_api: OrgApi) -> None:
-    response = org_api.call(
-        "POST",
-        "composite/sobjects",
-        json={"records": [{"attributes": {"type": "Nope"}, "Name": "x"}]},
-    )
+@pytest.mark.parametrize(
+    ("method", "path", "record"),
+    [
+        pytest.param(
+            "POST",
+            "composite/sobjects",
+            {"attributes": {"type": "Nope"}, "Name": "x"},
+            id="unknown-type",
+        ),
+        pytest.param(
+            "PATCH",
+            "composite/sobjects/Account/Accounting_Id__c",
+            {"attributes": {"type": "Case"}, "Subject": "x"},
+            id="upsert-of-another-type",
+        ),
+    ],
+)
+def test_a_collection_record_of_the_wrong_type_is_invalid_type(
+    org_api: OrgApi, method: str, path: str, record: dict[str, Any]
+) -> None:
+    response = org_api.call(method, path, json={"records": [record]})
 
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_TYPE"
@@ -380,17 +395,6 @@ def test_delete_without_ids_is_a_bad_request(org_api: OrgApi) -> None:
     response = org_api.call("DELETE", "composite/sobjects")
 
     assert response.status_code == 400
-
-
-def test_upsert_collection_of_another_type_is_refused(org_api: OrgApi) -> None:
-    response = org_api.call(
-        "PATCH",
-        "composite/sobjects/Account/Accounting_Id__c",
-        json={"records": [{"attributes": {"type": "Case"}, "Subject": "x"}]},
-    )
-
-    assert response.status_code == 400
-    assert response.json()[0]["errorCode"] == "INVALID_TYPE"
 
 
 def test_composite_references_reach_into_query_results(sf: Salesforce) -> None:
