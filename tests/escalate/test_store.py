@@ -50,15 +50,20 @@ def _claim(sessions: sessionmaker[Session], holder: str, minutes: float = 0) -> 
         return row is not None
 
 
+def _state_and_holder(sessions: sessionmaker[Session]) -> tuple[EscalationState, str | None]:
+    """How far the key got, and which run holds it now."""
+    with sessions() as session:
+        row = get_escalation(session, KEY)
+        assert row is not None
+        return row.state, row.holder
+
+
 def test_the_first_claim_wins_and_a_live_holder_keeps_it(
     any_sessions: sessionmaker[Session],
 ) -> None:
     assert _claim(any_sessions, "run-a") is True
     assert _claim(any_sessions, "run-b", minutes=5) is False
-    with any_sessions() as session:
-        row = get_escalation(session, KEY)
-        assert row is not None
-        assert (row.state, row.holder) == (EscalationState.PLANNED, "run-a")
+    assert _state_and_holder(any_sessions) == (EscalationState.PLANNED, "run-a")
 
 
 def test_a_dead_holder_is_replaced_and_the_progress_kept(
@@ -70,10 +75,7 @@ def test_a_dead_holder_is_replaced_and_the_progress_kept(
         session.commit()
 
     assert _claim(any_sessions, "run-b", minutes=20) is True
-    with any_sessions() as session:
-        row = get_escalation(session, KEY)
-        assert row is not None
-        assert (row.state, row.holder) == (EscalationState.SENT, "run-b")
+    assert _state_and_holder(any_sessions) == (EscalationState.SENT, "run-b")
 
 
 def test_a_released_claim_is_listed_and_taken_again_at_once(
