@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from sfsync.alerts.base import Notifier
 from sfsync.alerts.email import EmailNotifier
 from sfsync.alerts.slack import SlackNotifier
 from sfsync.alerts.teams import TeamsNotifier
+from sfsync.alerts.webhook import WebhookNotifier
 from sfsync.clock import Clock
 from sfsync.settings import AlertsSettings
 
@@ -41,22 +44,18 @@ def build_notifiers(
             )
         )
     connect = min(CONNECT_TIMEOUT, settings.timeout_seconds)
-    if settings.slack.webhook_url is not None:
-        notifiers.append(
-            SlackNotifier(
-                settings.slack.webhook_url,
-                connect_timeout=connect,
-                read_timeout=settings.timeout_seconds,
-                ca_bundle=ca_bundle,
+    webhooks: tuple[tuple[SecretStr | None, type[WebhookNotifier]], ...] = (
+        (settings.slack.webhook_url, SlackNotifier),
+        (settings.teams.webhook_url, TeamsNotifier),
+    )
+    for url, notifier in webhooks:
+        if url is not None:
+            notifiers.append(
+                notifier(
+                    url,
+                    connect_timeout=connect,
+                    read_timeout=settings.timeout_seconds,
+                    ca_bundle=ca_bundle,
+                )
             )
-        )
-    if settings.teams.webhook_url is not None:
-        notifiers.append(
-            TeamsNotifier(
-                settings.teams.webhook_url,
-                connect_timeout=connect,
-                read_timeout=settings.timeout_seconds,
-                ca_bundle=ca_bundle,
-            )
-        )
     return notifiers
