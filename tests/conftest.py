@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.org",
     "tests.fixtures.redis",
+    "tests.fixtures.stores",
 ]

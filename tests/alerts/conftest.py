@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -206,13 +205,6 @@ def webhook_server(certs: OrgCertificates) -> Iterator[WebhookCapture]:
 # --- store -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def alerts_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("alerts-store") / "template.db"
-    upgrade_database(f"sqlite:///{path}")
-    return path
-
-
 def _postgres_database(request: pytest.FixtureRequest, revision: str | None) -> Iterator[str]:
     with scratch_postgres_database(request.getfixturevalue("postgres_url"), "alerts") as url:
         if revision is not None:
@@ -221,12 +213,10 @@ def _postgres_database(request: pytest.FixtureRequest, revision: str | None) -> 
 
 
 @pytest.fixture(params=DIALECTS)
-def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def any_store_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A migrated store on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        template: Path = request.getfixturevalue("alerts_sqlite_template")
-        shutil.copyfile(template, tmp_path / "store.db")
-        yield f"sqlite:///{tmp_path / 'store.db'}"
+        yield request.getfixturevalue("migrated_sqlite_url")
         return
     yield from _postgres_database(request, "head")
 
@@ -240,12 +230,6 @@ def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     yield from _postgres_database(request, None)
 
 
-@pytest.fixture
-def sqlite_store_url(alerts_sqlite_template: Path, tmp_path: Path) -> str:
-    shutil.copyfile(alerts_sqlite_template, tmp_path / "store.db")
-    return f"sqlite:///{tmp_path / 'store.db'}"
-
-
 def _sessions_for(url: str) -> Iterator[sessionmaker[DbSession]]:
     engine = create_engine_from_url(url)
     try:
@@ -255,9 +239,9 @@ def _sessions_for(url: str) -> Iterator[sessionmaker[DbSession]]:
 
 
 @pytest.fixture
-def sessions(sqlite_store_url: str) -> Iterator[sessionmaker[DbSession]]:
+def sessions(migrated_sqlite_url: str) -> Iterator[sessionmaker[DbSession]]:
     """Session factory on a migrated SQLite store (what the dispatcher is given)."""
-    yield from _sessions_for(sqlite_store_url)
+    yield from _sessions_for(migrated_sqlite_url)
 
 
 @pytest.fixture

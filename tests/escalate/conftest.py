@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -137,18 +136,10 @@ def slack_server(webhook_certs: OrgCertificates) -> Iterator[WebhookCapture]:
 # --- the store ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("escalate-store") / "template.db"
-    upgrade_database(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-def sessions(store_template: Path, tmp_path: Path) -> Iterator[sessionmaker[DbSession]]:
+def sessions(migrated_sqlite_url: str) -> Iterator[sessionmaker[DbSession]]:
     """A migrated SQLite store of its own for each test."""
-    shutil.copyfile(store_template, tmp_path / "store.db")
-    engine = create_engine_from_url(f"sqlite:///{tmp_path / 'store.db'}")
+    engine = create_engine_from_url(migrated_sqlite_url)
     try:
         yield create_session_factory(engine)
     finally:

@@ -8,7 +8,6 @@ test, so every test starts from a clean, fully migrated store.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,14 +29,6 @@ DIALECTS = [
 ]
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 LOCK_WAIT_TIMEOUT_S = 20.0
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated to head once per session."""
-    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    upgrade_database(f"sqlite:///{path}")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -80,13 +71,11 @@ def store_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> I
 
 
 @pytest.fixture
-def migrated_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def migrated_url(dialect: str, request: pytest.FixtureRequest) -> str:
     """URL of an empty store at the newest schema, of the test's dialect."""
     if dialect == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "store.db"
-        shutil.copyfile(template, path)
-        return f"sqlite:///{path}"
+        sqlite_url: str = request.getfixturevalue("migrated_sqlite_url")
+        return sqlite_url
     url: str = request.getfixturevalue("postgres_store_url")
     _empty_postgres_tables(url)
     return url
