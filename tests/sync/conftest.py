@@ -14,10 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from sfsync.clock import FixedClock
@@ -34,6 +32,7 @@ from sfsync.sources.demo import (
 from sfsync.sources.sql import SqlSource, create_source_engine
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.sync import CycleDeps, CycleReport, run_cycle
+from tests.fixtures.databases import scratch_postgres_database
 from tests.fixtures.gateways import org_gateway
 from tests.fixtures.ledger import Ledger
 
@@ -158,15 +157,10 @@ def invoice_rows(world: SyncHarness) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def postgres_store(postgres_url: str, request: pytest.FixtureRequest) -> str:
-    """A fresh PostgreSQL database for one test."""
-    name = f"sync_{abs(hash(request.node.nodeid)) % 10**8}"
-    url = make_url(postgres_url)
-    admin = f"host={url.host} port={url.port} user={url.username} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name}")
-        connection.execute(f"CREATE DATABASE {name}")
-    return url.set(database=name).render_as_string(hide_password=False)
+def postgres_store(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped after it."""
+    with scratch_postgres_database(postgres_url, "sync") as url:
+        yield url
 
 
 class CrashError(Exception):
