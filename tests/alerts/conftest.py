@@ -24,9 +24,10 @@ from sqlalchemy.orm import sessionmaker
 from sfsync.alerts.model import StaleCaseAlert
 from sfsync.clock import FixedClock, SystemClock
 from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
-from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from sfsync.store.db import upgrade_database
 from tests.fixtures.databases import scratch_postgres_database
 from tests.fixtures.services import free_port
+from tests.fixtures.stores import store_sessions
 from tests.fixtures.webhooks import WebhookCapture, serve_webhooks, server_tls_context
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -230,21 +231,15 @@ def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     yield from _postgres_database(request, None)
 
 
-def _sessions_for(url: str) -> Iterator[sessionmaker[DbSession]]:
-    engine = create_engine_from_url(url)
-    try:
-        yield create_session_factory(engine)
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def sessions(migrated_sqlite_url: str) -> Iterator[sessionmaker[DbSession]]:
     """Session factory on a migrated SQLite store (what the dispatcher is given)."""
-    yield from _sessions_for(migrated_sqlite_url)
+    with store_sessions(migrated_sqlite_url) as factory:
+        yield factory
 
 
 @pytest.fixture
 def any_sessions(any_store_url: str) -> Iterator[sessionmaker[DbSession]]:
     """Session factory on a migrated store of each dialect."""
-    yield from _sessions_for(any_store_url)
+    with store_sessions(any_store_url) as factory:
+        yield factory

@@ -42,11 +42,12 @@ from sfsync.escalation import EscalationPolicy
 from sfsync.salesforce.client import SimpleSalesforceGateway
 from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
 from sfsync.sandbox.server import OrgServer
-from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from sfsync.store.db import upgrade_database
 from tests.fixtures.databases import scratch_postgres_database
 from tests.fixtures.gateways import org_gateway
 from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
 from tests.fixtures.services import free_port
+from tests.fixtures.stores import store_sessions
 from tests.fixtures.webhooks import WebhookCapture, serve_webhooks
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -139,11 +140,8 @@ def slack_server(webhook_certs: OrgCertificates) -> Iterator[WebhookCapture]:
 @pytest.fixture
 def sessions(migrated_sqlite_url: str) -> Iterator[sessionmaker[DbSession]]:
     """A migrated SQLite store of its own for each test."""
-    engine = create_engine_from_url(migrated_sqlite_url)
-    try:
-        yield create_session_factory(engine)
-    finally:
-        engine.dispose()
+    with store_sessions(migrated_sqlite_url) as factory:
+        yield factory
 
 
 @pytest.fixture(
@@ -165,11 +163,8 @@ def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 def any_sessions(empty_store_url: str) -> Iterator[sessionmaker[DbSession]]:
     """Session factory on a migrated store of each dialect."""
     upgrade_database(empty_store_url)
-    engine = create_engine_from_url(empty_store_url)
-    try:
-        yield create_session_factory(engine)
-    finally:
-        engine.dispose()
+    with store_sessions(empty_store_url) as factory:
+        yield factory
 
 
 @pytest.fixture
@@ -177,11 +172,8 @@ def postgres_sessions(postgres_url: str) -> Iterator[sessionmaker[DbSession]]:
     """Session factory on a migrated PostgreSQL store of its own."""
     with scratch_postgres_database(postgres_url, "escalate") as url:
         upgrade_database(url)
-        engine = create_engine_from_url(url)
-        try:
-            yield create_session_factory(engine)
-        finally:
-            engine.dispose()
+        with store_sessions(url) as factory:
+            yield factory
 
 
 # --- the harness --------------------------------------------------------------------------------
