@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +24,7 @@ from sfsync.alerts.model import StaleCaseAlert
 from sfsync.clock import FixedClock, SystemClock
 from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
 from sfsync.store.db import upgrade_database
-from tests.fixtures.databases import scratch_postgres_database
+from tests.fixtures.databases import DIALECTS, empty_database, scratch_postgres_database
 from tests.fixtures.services import free_port
 from tests.fixtures.stores import store_sessions
 from tests.fixtures.webhooks import WebhookCapture, serve_webhooks, server_tls_context
@@ -34,10 +33,6 @@ T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 SMTP_USER = "alerts@example.com"
 SMTP_PASSWORD = "s3cret-smtp-pass"
 SENDER = "ar-alerts@example.com"
-DIALECTS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
 
 
 # --- alerts ------------------------------------------------------------------------------------
@@ -206,29 +201,22 @@ def webhook_server(certs: OrgCertificates) -> Iterator[WebhookCapture]:
 # --- store -------------------------------------------------------------------------------------
 
 
-def _postgres_database(request: pytest.FixtureRequest, revision: str | None) -> Iterator[str]:
-    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "alerts") as url:
-        if revision is not None:
-            upgrade_database(url, revision)
-        yield url
-
-
 @pytest.fixture(params=DIALECTS)
 def any_store_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A migrated store on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         yield request.getfixturevalue("migrated_sqlite_url")
         return
-    yield from _postgres_database(request, "head")
+    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "alerts") as url:
+        upgrade_database(url, "head")
+        yield url
 
 
 @pytest.fixture(params=DIALECTS)
-def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def empty_store_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty database (no tables) on SQLite and on PostgreSQL, for migration tests."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    yield from _postgres_database(request, None)
+    with empty_database(request, request.param, "empty") as url:
+        yield url
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ from sfsync.salesforce.client import SimpleSalesforceGateway
 from sfsync.sandbox.certs import OrgCertificates, ensure_certificates
 from sfsync.sandbox.server import OrgServer
 from sfsync.store.db import upgrade_database
-from tests.fixtures.databases import scratch_postgres_database
+from tests.fixtures.databases import DIALECTS, empty_database, scratch_postgres_database
 from tests.fixtures.gateways import org_gateway
 from tests.fixtures.org import API_VERSION, LOGIN_DOMAIN
 from tests.fixtures.services import free_port
@@ -144,18 +144,10 @@ def sessions(migrated_sqlite_url: str) -> Iterator[sessionmaker[DbSession]]:
         yield factory
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", marks=pytest.mark.postgres),
-    ]
-)
-def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=DIALECTS)
+def empty_store_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty database on SQLite and on PostgreSQL (migrate it yourself)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "escalate") as url:
+    with empty_database(request, request.param, "empty") as url:
         yield url
 
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import (
@@ -32,12 +31,8 @@ from sqlalchemy import (
 
 from sfsync.clock import FixedClock
 from sfsync.sources.sql import create_source_engine
-from tests.fixtures.databases import scratch_postgres_database
+from tests.fixtures.databases import DIALECTS, empty_database
 
-DIALECTS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
 T0 = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)
 DAY0 = T0.date()
 
@@ -181,12 +176,9 @@ def dialect(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def accounting_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def accounting_url(dialect: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """URL of an empty database of the test's dialect (a new file, or a new database)."""
-    if dialect == "sqlite":
-        yield f"sqlite:///{tmp_path / 'accounting.db'}"
-        return
-    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "acct") as url:
+    with empty_database(request, dialect, "accounting") as url:
         yield url
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,12 +20,8 @@ from sqlalchemy.orm import Session
 
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.store.models import Base
-from tests.fixtures.databases import admin_conninfo, scratch_postgres_database
+from tests.fixtures.databases import DIALECTS, admin_conninfo, empty_database
 
-DIALECTS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 LOCK_WAIT_TIMEOUT_S = 20.0
 
@@ -61,12 +56,9 @@ def dialect(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def store_url(dialect: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """URL of an empty database of the test's dialect."""
-    if dialect == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "t") as url:
+    with empty_database(request, dialect, "store") as url:
         yield url
 
 
