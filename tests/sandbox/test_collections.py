@@ -32,6 +32,20 @@ def _accounts(count: int, prefix: str = "A") -> list[dict[str, Any]]:
     ]
 
 
+def _subrequest(
+    method: str, path: str, reference: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One Composite subrequest on the REST API of this version (``path`` after ``v59.0/``)."""
+    sub: dict[str, Any] = {
+        "method": method,
+        "url": f"/services/data/v59.0/{path}",
+        "referenceId": reference,
+    }
+    if body is not None:
+        sub["body"] = body
+    return sub
+
+
 def _count(local_org: OrgServer, sobject: str) -> int:
     return len(local_org.org.store.records(sobject, include_deleted=False))
 
@@ -199,23 +213,14 @@ def test_composite_passes_references_between_subrequests(sf: Salesforce) -> None
         json={
             "allOrNone": True,
             "compositeRequest": [
-                {
-                    "method": "POST",
-                    "url": "/services/data/v59.0/sobjects/Account",
-                    "referenceId": "acct",
-                    "body": {"Name": "Acme"},
-                },
-                {
-                    "method": "POST",
-                    "url": "/services/data/v59.0/sobjects/Case",
-                    "referenceId": "case",
-                    "body": {"Subject": "Overdue", "AccountId": "@{acct.id}"},
-                },
-                {
-                    "method": "GET",
-                    "url": "/services/data/v59.0/sobjects/Case/@{case.id}?fields=AccountId",
-                    "referenceId": "read",
-                },
+                _subrequest("POST", "sobjects/Account", "acct", {"Name": "Acme"}),
+                _subrequest(
+                    "POST",
+                    "sobjects/Case",
+                    "case",
+                    {"Subject": "Overdue", "AccountId": "@{acct.id}"},
+                ),
+                _subrequest("GET", "sobjects/Case/@{case.id}?fields=AccountId", "read"),
             ],
         },
     )
@@ -235,18 +240,8 @@ def test_composite_all_or_none_rolls_back_every_subrequest(
         json={
             "allOrNone": True,
             "compositeRequest": [
-                {
-                    "method": "POST",
-                    "url": "/services/data/v59.0/sobjects/Account",
-                    "referenceId": "a",
-                    "body": {"Name": "Acme"},
-                },
-                {
-                    "method": "POST",
-                    "url": "/services/data/v59.0/sobjects/Contact",
-                    "referenceId": "c",
-                    "body": {"FirstName": "x"},
-                },
+                _subrequest("POST", "sobjects/Account", "a", {"Name": "Acme"}),
+                _subrequest("POST", "sobjects/Contact", "c", {"FirstName": "x"}),
             ],
         },
     )
@@ -267,24 +262,11 @@ def test_composite_without_all_or_none_keeps_what_succeeded(
         json={
             "allOrNone": False,
             "compositeRequest": [
-                {
-                    "method": "POST",
-                    "url": "/services/data/v59.0/sobjects/Contact",
-                    "referenceId": "bad",
-                    "body": {"FirstName": "x"},
-                },
-                {
-                    "method": "POST",
-                    "url": "/services/data/v59.0/sobjects/Case",
-                    "referenceId": "needs_bad",
-                    "body": {"Subject": "x", "ContactId": "@{bad.id}"},
-                },
-                {
-                    "method": "POST",
-                    "url": "/services/data/v59.0/sobjects/Account",
-                    "referenceId": "ok",
-                    "body": {"Name": "Acme"},
-                },
+                _subrequest("POST", "sobjects/Contact", "bad", {"FirstName": "x"}),
+                _subrequest(
+                    "POST", "sobjects/Case", "needs_bad", {"Subject": "x", "ContactId": "@{bad.id}"}
+                ),
+                _subrequest("POST", "sobjects/Account", "ok", {"Name": "Acme"}),
             ],
         },
     )
@@ -296,7 +278,7 @@ def test_composite_without_all_or_none_keeps_what_succeeded(
 
 
 def test_composite_is_limited_to_25_subrequests(sf: Salesforce) -> None:
-    sub = {"method": "GET", "url": "/services/data/v59.0/limits", "referenceId": "l"}
+    sub = _subrequest("GET", "limits", "l")
 
     with pytest.raises(SalesforceMalformedRequest):
         sf.restful("composite", method="POST", json={"compositeRequest": [sub] * 26})
@@ -306,10 +288,7 @@ def test_composite_counts_once_and_batch_once_per_subrequest(
     local_org: OrgServer, sf: Salesforce
 ) -> None:
     counter = local_org.org.limits
-    subrequests = [
-        {"method": "GET", "url": "/services/data/v59.0/limits", "referenceId": f"r{i}"}
-        for i in range(3)
-    ]
+    subrequests = [_subrequest("GET", "limits", f"r{i}") for i in range(3)]
     before = counter.used()
     sf.restful("composite", method="POST", json={"compositeRequest": subrequests})
     after_composite = counter.used()
@@ -405,22 +384,11 @@ def test_composite_references_reach_into_query_results(sf: Salesforce) -> None:
         method="POST",
         json={
             "compositeRequest": [
-                {
-                    "method": "GET",
-                    "url": "/services/data/v59.0/query/?q=SELECT+Id+FROM+Account",
-                    "referenceId": "q",
-                },
-                {
-                    "method": "PATCH",
-                    "url": "/services/data/v59.0/sobjects/Account/@{q.records[0].Id}",
-                    "referenceId": "u",
-                    "body": {"Industry": "Retail"},
-                },
-                {
-                    "method": "GET",
-                    "url": "/services/data/v59.0/sobjects/Account/@{nobody.id}",
-                    "referenceId": "bad",
-                },
+                _subrequest("GET", "query/?q=SELECT+Id+FROM+Account", "q"),
+                _subrequest(
+                    "PATCH", "sobjects/Account/@{q.records[0].Id}", "u", {"Industry": "Retail"}
+                ),
+                _subrequest("GET", "sobjects/Account/@{nobody.id}", "bad"),
             ]
         },
     )
