@@ -396,8 +396,12 @@ class Applier:
     # --- owners (sfsync.owners) -----------------------------------------------------------------
 
     def _prepare_owners(self, work: Sequence[AccountWork]) -> None:
-        """Resolve the chunk's owner rules before any write; read the Account owners it needs."""
-        self.owners.check(rule for item in work for rule in _rules_of(item))
+        """Resolve the owner rules before the first write that needs an owner; read the Account
+        owners the chunk needs. A chunk that creates nothing (invoice updates, closes) resolves
+        nothing, so such a cycle pays no owner query."""
+        rules = [rule for item in work for rule in _rules_of(item)]
+        if rules:
+            self.owners.check(rules)
         self.owners.load_accounts(
             item.account_id
             for item in work

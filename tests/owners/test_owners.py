@@ -266,3 +266,20 @@ def test_a_step_for_a_user_who_left_is_a_config_error_before_any_write(
         run_cycle(replace(world.deps(), policy=policy))
 
     assert _nothing_written(world)
+
+
+def test_a_cycle_that_only_updates_invoices_asks_the_org_about_no_owner(
+    world: SyncHarness,
+) -> None:
+    _past_due(world, "C1", 10)
+    policy = shipped_policy(owners={"task_queue_fallback": MORGAN})
+    run_cycle(replace(world.deps(), policy=policy))
+    world.ledger.correct("C1-I1", balance="900.00")  # a part payment: same step, new amount
+
+    report = run_cycle(replace(world.deps(), policy=policy))
+
+    assert report.counts["invoices_upserted"] == 1
+    assert report.counts["tasks_created"] == 0
+    # The Case upsert's own read only: no queue, fallback user or Account owner lookup (the
+    # first cycle made those, once: match + queues + fallback user).
+    assert report.calls.read == 1
