@@ -13,8 +13,10 @@ from sfsync.jobs.config import QUEUE, JobsSettings
 from sfsync.jobs.ledger import parse_window, schedule_key, shard_key, window_start, window_text
 from sfsync.jobs.schedule import (
     CYCLE_TASK,
+    ESCALATION_TASK,
     RECONCILE_TASK,
     SHARD_TASK,
+    WRITEBACK_TASK,
     beat_schedule,
 )
 from sfsync.jobs.shards import Shard, shard_of
@@ -116,7 +118,11 @@ def test_celery_options_are_the_house_options() -> None:
 def test_every_task_is_a_house_task_under_its_stable_name() -> None:
     from sfsync.jobs import app  # noqa: PLC0415 - registers the tasks
 
-    for name in (CYCLE_TASK, SHARD_TASK, RECONCILE_TASK):
+    names = (CYCLE_TASK, SHARD_TASK, RECONCILE_TASK, WRITEBACK_TASK, ESCALATION_TASK)
+    registered = {name for name in app.tasks if name.startswith("sfsync.")}
+
+    assert registered == set(names)
+    for name in names:
         task = app.tasks[name]
         assert isinstance(task, HouseTask)
         assert task.acks_late is True
