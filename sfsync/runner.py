@@ -36,7 +36,7 @@ from sfsync.salesforce.ports import SalesforceGateway
 from sfsync.settings import Settings, mappings_path_for, policy_path_for
 from sfsync.sources import build_source
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
-from sfsync.sync import CycleDeps, ProgressCallback
+from sfsync.sync import CycleDeps, ProgressCallback, SetupCalls
 from sfsync.writeback import CollectionsReport, run_collections
 
 #: Opens a logged-in gateway for a ``with`` block (the configured org, or the local org).
@@ -85,6 +85,8 @@ def open_cycle(
         source = build_source(settings.source, clock=clock)
         with opener() as gateway:
             mappings = compile_for_org(mappings_path_for(config_path), gateway)
+            # Everything this fresh gateway sent so far (login, describes) is setup.
+            setup = SetupCalls(gateway.calls)
             yield CycleDeps(
                 source=source,
                 gateway=gateway,
@@ -93,6 +95,7 @@ def open_cycle(
                 policy=policy,
                 clock=clock,
                 settings=settings,
+                setup_calls=setup,
             )
 
 

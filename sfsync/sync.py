@@ -121,6 +121,21 @@ class HeldCustomer:
     since: Watermark | None
 
 
+class SetupCalls:
+    """Salesforce calls the process spent getting ready (login, describe) before its first run.
+
+    They come out of the same daily allowance, so the first cycle that commits adds them to its
+    reported count (run record, ``sync_run_finished``, summary); later cycles add nothing."""
+
+    def __init__(self, counts: CallCounts | None = None) -> None:
+        self._pending = counts
+
+    def take(self) -> CallCounts:
+        """The setup calls not reported yet (zero after the first call)."""
+        counts, self._pending = self._pending, None
+        return counts or CallCounts()
+
+
 @dataclass(frozen=True)
 class CycleDeps:
     """Everything a cycle talks to: ports and configuration, built once by the caller."""
@@ -132,6 +147,8 @@ class CycleDeps:
     policy: Policy
     clock: Clock
     settings: Settings
+    #: What getting ready cost (``runner.open_cycle`` sets it); reported by the first cycle.
+    setup_calls: SetupCalls = field(default_factory=SetupCalls)
 
 
 @dataclass
@@ -571,7 +588,7 @@ class _Cycle:
                     at=now,
                     run_id=self.run_id,
                 )
-            calls = _delta(deps.gateway.calls, calls_before)
+            calls = _plus(_delta(deps.gateway.calls, calls_before), deps.setup_calls.take())
             finish_run(
                 session,
                 self.run_id,
@@ -589,7 +606,7 @@ class _Cycle:
             source=deps.source.name,
             status=status,
             counts=counts,
-            calls=_delta(deps.gateway.calls, calls_before),
+            calls=calls,
             duration_seconds=duration,
             unmatched=tuple(self.unmatched),
             watermark_advanced=not blocked,
@@ -1042,6 +1059,14 @@ def _chunked(items: Iterable[CustomerRecords], size: int) -> Iterator[list[Custo
 def _parts(values: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), _STORE_IN_CHUNK):
         yield values[start : start + _STORE_IN_CHUNK]
+
+
+def _plus(first: CallCounts, second: CallCounts) -> CallCounts:
+    return CallCounts(
+        auth=first.auth + second.auth,
+        read=first.read + second.read,
+        write=first.write + second.write,
+    )
 
 
 def _delta(after: CallCounts, before: CallCounts) -> CallCounts:
