@@ -26,7 +26,12 @@ import structlog
 from celery import Celery, Task, signals
 
 from sfsync.errors import ConfigError, RetryableError
-from sfsync.jobs.config import QUEUE, RETRY_BACKOFF_MAX_SECONDS, JobsSettings
+from sfsync.jobs.config import (
+    QUEUE,
+    RETRY_BACKOFF_MAX_SECONDS,
+    JobsSettings,
+    require_distributed_store,
+)
 from sfsync.logs import clear_run_context, configure_logging, get_logger
 
 P = ParamSpec("P")
@@ -87,6 +92,7 @@ def _configure(sender: Celery, **_kwargs: Any) -> None:
             "redis.url is not set: distributed mode needs a Redis broker "
             "(set redis.url in sfsync.yaml or SFSYNC_REDIS__URL)"
         )
+    require_distributed_store(settings)
     jobs = settings.jobs
     sender.conf.update(celery_config(settings.redis.url, jobs, beat_schedule(settings, jobs)))
 

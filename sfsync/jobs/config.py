@@ -8,9 +8,18 @@ like any other key. It is re-exported here for the modules of :mod:`sfsync.jobs`
 
 from __future__ import annotations
 
-from sfsync.settings import RETRY_BACKOFF_MAX_SECONDS, JobsSettings, load_settings
+from sqlalchemy.engine import make_url
 
-__all__ = ["QUEUE", "RETRY_BACKOFF_MAX_SECONDS", "JobsSettings", "load_jobs_settings"]
+from sfsync.errors import ConfigError
+from sfsync.settings import RETRY_BACKOFF_MAX_SECONDS, JobsSettings, Settings, load_settings
+
+__all__ = [
+    "QUEUE",
+    "RETRY_BACKOFF_MAX_SECONDS",
+    "JobsSettings",
+    "load_jobs_settings",
+    "require_distributed_store",
+]
 
 #: Name of the one queue every sfsync task goes to (``sfsync status`` reports its depth).
 QUEUE = "sfsync"
@@ -21,5 +30,26 @@ def load_jobs_settings() -> JobsSettings:
 
     Code holding a :class:`~sfsync.settings.Settings` reads ``settings.jobs`` instead; loading
     the settings already validated this section, so this never finds a new problem there.
+    Distributed processes (``sfsync worker`` / ``beat`` call this before starting) also need a
+    PostgreSQL store: see :func:`require_distributed_store`.
     """
-    return load_settings().jobs
+    settings = load_settings()
+    require_distributed_store(settings)
+    return settings.jobs
+
+
+def require_distributed_store(settings: Settings) -> None:
+    """Refuse a SQLite store: distributed mode needs PostgreSQL.
+
+    Workers on several processes or machines exclude each other with PostgreSQL session
+    advisory locks (:mod:`sfsync.jobs.locks`); a SQLite file has none, and is not shared
+    between machines anyway.
+    """
+    dialect = make_url(settings.store.url).get_backend_name()
+    if dialect != "postgresql":
+        raise ConfigError(
+            f"store.url is a {dialect} store: distributed mode (sfsync worker / beat) needs "
+            "PostgreSQL, whose advisory locks keep two workers from writing the same accounts; "
+            "set store.url (or SFSYNC_STORE__URL / SFSYNC_STORE__URL_FILE) to a "
+            "postgresql:// URL and run sfsync db upgrade on it"
+        )

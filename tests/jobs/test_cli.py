@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from sfsync.cli import app
+from tests.fixtures.services import free_port
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "sfsync.yaml"
 
@@ -43,3 +47,28 @@ def test_a_time_limit_at_the_visibility_timeout_is_refused(
     assert result.exit_code == 2
     assert "jobs.task_time_limit_seconds (1800s) must be below" in result.output
     assert "Redis delivers the task twice" in result.output
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_a_sqlite_store_is_refused_with_its_fix(command: str, tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SFSYNC_")}
+    env["SFSYNC_REDIS__URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    env["SFSYNC_STORE__URL"] = f"sqlite:///{tmp_path / 'store.db'}"
+    env["SFSYNC_CONFIG"] = str(CONFIG)
+    sfsync = Path(sys.executable).with_name("sfsync")
+
+    # A subprocess: a worker that wrongly starts keeps retrying its broker until the timeout.
+    result = subprocess.run(
+        [str(sfsync), command, "--config", str(CONFIG)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "distributed mode (sfsync worker / beat) needs PostgreSQL" in output
+    assert "postgresql:// URL" in output
