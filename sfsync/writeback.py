@@ -237,7 +237,7 @@ class _Reader:
             else self.deps.mappings.case.external_id
         )
         names = ", ".join(dict.fromkeys((key_field, *fields)))
-        where = format_soql(f"{key_field} LIKE {{}}", f"{self.source}:%")
+        where = _prefix_filter(key_field, self.source)
         if sobject == self.deps.mappings.task.sobject:
             where += " AND IsClosed = true"
         if window is not None:
@@ -527,21 +527,23 @@ def customers_to_replan(deps: CycleDeps) -> set[str]:
         last = last_run(session, kind=CYCLE_KIND, source=source)
         if last is None:
             return found  # no cycle yet: the next one reads every open customer anyway
-        prefix = f"{source}:%"
+        prefix = f"{source}:"
         recorded = session.scalars(
             select(models.Outcome.case_key).where(
-                models.Outcome.recorded_at >= last.started_at, models.Outcome.case_key.like(prefix)
+                models.Outcome.recorded_at >= last.started_at,
+                models.Outcome.case_key.startswith(prefix, autoescape=True),
             )
         )
         disputed = session.scalars(
             select(InvoiceDispute.account_key).where(
                 InvoiceDispute.opened_at >= last.started_at,
-                InvoiceDispute.account_key.like(prefix),
+                InvoiceDispute.account_key.startswith(prefix, autoescape=True),
             )
         )
         promised = session.scalars(
             select(models.Promise.customer_id).where(
-                models.Promise.created_at >= last.started_at, models.Promise.case_key.like(prefix)
+                models.Promise.created_at >= last.started_at,
+                models.Promise.case_key.startswith(prefix, autoescape=True),
             )
         )
         for key in (*recorded, *disputed):
@@ -754,12 +756,12 @@ class _Known:
 
     @classmethod
     def load(cls, sessions: Any, source: str) -> _Known:
-        prefix = f"{source}:%"
+        prefix = f"{source}:"
         with sessions() as session:
             promises: dict[str, list[models.Promise]] = defaultdict(list)
             pending = select(models.Promise).where(
                 models.Promise.status == models.PromiseStatus.PENDING,
-                models.Promise.case_key.like(prefix),
+                models.Promise.case_key.startswith(prefix, autoescape=True),
             )
             for row in session.scalars(pending):
                 promises[row.customer_id].append(row)
@@ -767,14 +769,16 @@ class _Known:
                 row.invoice_key: row
                 for row in session.scalars(
                     select(InvoiceDispute).where(
-                        InvoiceDispute.cleared_at.is_(None), InvoiceDispute.invoice_key.like(prefix)
+                        InvoiceDispute.cleared_at.is_(None),
+                        InvoiceDispute.invoice_key.startswith(prefix, autoescape=True),
                     )
                 )
             }
             cases = set(
                 session.scalars(
                     select(DisputeCase.account_key).where(
-                        DisputeCase.is_open.is_(True), DisputeCase.account_key.like(prefix)
+                        DisputeCase.is_open.is_(True),
+                        DisputeCase.account_key.startswith(prefix, autoescape=True),
                     )
                 )
             )
@@ -782,6 +786,12 @@ class _Known:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _prefix_filter(key_field: str, source: str) -> str:
+    """``<key_field> LIKE '<source>:%'`` with the source's own ``_`` and ``%`` escaped, so
+    ``erp_eu`` does not also match ``erpXeu``'s rows."""
+    return format_soql(f"{key_field} LIKE '{{:like}}:%'", source)
 
 
 def _case_key_of(task_key: str) -> str:
@@ -842,7 +852,10 @@ def _unwritten_outcomes(session: Session, source: str, limit: int = 500) -> list
     ``outcomes_to_write_back``, but one source cannot starve another's notes)."""
     statement = (
         select(models.Outcome)
-        .where(models.Outcome.written_back.is_(False), models.Outcome.case_key.like(f"{source}:%"))
+        .where(
+            models.Outcome.written_back.is_(False),
+            models.Outcome.case_key.startswith(f"{source}:", autoescape=True),
+        )
         .order_by(models.Outcome.completed_at, models.Outcome.id)
         .limit(limit)
     )

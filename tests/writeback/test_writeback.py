@@ -14,7 +14,9 @@ from structlog.testing import capture_logs
 
 from sfsync.errors import RetryableError
 from sfsync.sources.aging_file import AgingFileSource
+from sfsync.sources.demo import DEMO_LAYOUT
 from sfsync.sources.layouts import AgingFileLayout
+from sfsync.sources.sql import SqlSource
 from sfsync.store import models
 from sfsync.store.repositories import get_watermark
 from sfsync.writeback import WRITEBACK_STREAM
@@ -292,3 +294,23 @@ def test_a_second_promise_on_a_new_task_replaces_the_first_and_the_case_follows(
     assert amounts == [Decimal("300.00"), Decimal("1400.00")]  # the Case's old values: no edit
     case = world.case(CASE)
     assert (case["Promise_Amount__c"], case["Promise_Date__c"]) == (1400, "2026-03-22")
+
+
+def test_a_source_name_with_like_wildcards_reads_only_its_own_tasks(world: World) -> None:
+    """``erp_eu``'s read-back must not pick up ``erpXeu``'s Tasks (``_`` is a LIKE wildcard)."""
+    world.source = SqlSource("erp_eu", world.ledger.engine, DEMO_LAYOUT, world.clock)
+    world.rep.Task.create(
+        {
+            "Subject": "Call",
+            "Status": "Completed",
+            "Collections_Key__c": "erpXeu:C9:USD:1:day_7_call",
+            "Collections_Outcome__c": "No Answer",
+        }
+    )
+    world.advance(hours=1)
+
+    report = world.writeback()
+
+    assert report.counts.get("tasks_ignored", 0) == 0
+    assert report.counts.get("tasks_read", 0) == 0
+    assert not report.watermark_advanced
