@@ -254,6 +254,26 @@ def _close_tick(tick: SyncRun, shards: Iterable[SyncRun], now: datetime) -> None
     tick.api_calls = api_calls
 
 
+def queued_at(tick: SyncRun, shard: Shard) -> datetime | None:
+    """When ``shard``'s last message for the cycle ``tick`` was sent (its "queued" marker)."""
+    marks = (tick.counts or {}).get("queued") or {}
+    text = marks.get(shard.label) if isinstance(marks, dict) else None
+    return parse_window(text) if isinstance(text, str) else None
+
+
+def mark_queued(session: Session, *, source: str, shards: Iterable[Shard], now: datetime) -> None:
+    """Record that ``shards`` of the latest cycle were sent (again) at ``now``. Commits."""
+    tick = latest_tick(session, source)
+    if tick is None:
+        return
+    counts = dict(tick.counts or {})
+    marks = dict(counts.get("queued") or {})
+    marks.update({shard.label: window_text(now) for shard in shards})
+    counts["queued"] = marks
+    tick.counts = counts  # a new dict: the JSON column sees the change
+    session.commit()
+
+
 def supersede_ticks(session: Session, *, source: str, current: SyncRun, now: datetime) -> int:
     """Close the cycles of earlier windows still running as failed: ``current`` covers them.
 

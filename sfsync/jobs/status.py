@@ -8,7 +8,9 @@ Salesforce call and works while the org is unreachable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -124,6 +126,41 @@ def queue_depth(redis_url: str | None, queue: str = QUEUE) -> QueueDepth:
     finally:
         client.close()
     return QueueDepth(waiting, unacked)
+
+
+def queued_shard_messages(
+    redis_url: str | None, queue: str = QUEUE
+) -> set[tuple[str, int, int]] | None:
+    """The ``sfsync.cycle_shard`` messages Redis holds, waiting or delivered unacknowledged, as
+    ``(window, index, count)``; None when Redis cannot be read (the reconciler then trusts its
+    markers' age instead). Reads kombu's Redis layout: JSON envelopes with a base64 JSON body."""
+    from sfsync.jobs.schedule import SHARD_TASK  # noqa: PLC0415 - avoids an import cycle
+
+    if redis_url is None:
+        return None
+    client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        envelopes: list[bytes | str] = []
+        for suffix in _PRIORITY_SUFFIXES:
+            envelopes.extend(client.lrange(queue + suffix, 0, -1))
+        unacked = [json.loads(value)[0] for value in client.hvals(_UNACKED)]
+    except (redis.RedisError, ValueError, IndexError):
+        return None
+    finally:
+        client.close()
+    return set(_shard_args(SHARD_TASK, [json.loads(e) for e in envelopes] + unacked))
+
+
+def _shard_args(task: str, envelopes: Iterable[object]) -> Iterable[tuple[str, int, int]]:
+    """The arguments of every ``task`` message among ``envelopes`` (others are skipped)."""
+    for envelope in envelopes:
+        if not isinstance(envelope, dict) or envelope.get("headers", {}).get("task") != task:
+            continue
+        try:
+            args = json.loads(base64.b64decode(envelope["body"]))[0]
+            yield str(args[0]), int(args[1]), int(args[2])
+        except (KeyError, ValueError, IndexError, TypeError):
+            continue
 
 
 def alert_problems(session: Session, now: datetime) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from sfsync.jobs.schedule import (
     WRITEBACK_TASK,
 )
 from sfsync.jobs.shards import Shard
+from sfsync.jobs.status import queued_shard_messages
 from sfsync.jobs.work import (
     JobResult,
     ShardResult,
@@ -100,8 +101,10 @@ def reconcile_work(self: Any) -> dict[str, Any]:
         source=rt.deps.source.name,
         interval_seconds=rt.settings.sync.interval_seconds,
         grace=timedelta(seconds=rt.jobs.reconcile_grace_seconds),
+        visibility=timedelta(seconds=rt.jobs.visibility_timeout_seconds),
         enqueue_cycle=send_cycle,
         enqueue_shard=send_shard,
+        queued_shards=lambda: queued_shard_messages(rt.settings.redis.url),
     )
     return {
         "cycle": window_text(due.window) if due.window else None,

@@ -7,7 +7,7 @@ build those dependencies and call one function here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -23,7 +23,12 @@ from sfsync.jobs.ledger import (
     claim_shard,
     due_work,
     finish_scheduled,
+    latest_tick,
+    mark_queued,
+    queued_at,
     schedule_key,
+    shard_key,
+    shard_rows,
     supersede_ticks,
     window_start,
     window_text,
@@ -40,6 +45,9 @@ _log = get_logger(__name__)
 EnqueueShard = Callable[[datetime, Shard], None]
 #: Sends one cycle task for a window.
 EnqueueCycle = Callable[[datetime], None]
+#: The shard messages Redis holds (waiting or delivered unacknowledged) as
+#: ``(window text, index, count)``; None when Redis cannot be read.
+QueuedShards = Callable[[], "set[tuple[str, int, int]] | None"]
 Sessions = sessionmaker[Session]
 
 
@@ -67,7 +75,7 @@ def start_cycle(
             source=source,
             window=window,
             now=now,
-            facts={"shards": shards},
+            facts={"shards": shards, "queued": _queued_marks(range(shards), shards, now)},
         )
         if run is None:
             _log.info("cycle_already_claimed", window=window_text(window))
@@ -279,16 +287,26 @@ def reconcile(
     source: str,
     interval_seconds: int,
     grace: timedelta,
+    visibility: timedelta,
     enqueue_cycle: EnqueueCycle,
     enqueue_shard: EnqueueShard,
+    queued_shards: QueuedShards,
 ) -> DueWork:
-    """Re-enqueue what the store says is due and neither done nor being done.
+    """Re-enqueue what the store says is due and neither done, being done nor still queued.
 
     * this window's cycle, if no beat message claimed it (lost in a Redis flush, beat down);
     * shards of the latest cycle not succeeded (no row; ``running`` but its worker died and the
       message is gone with Redis; ``failed``, e.g. terminated by a broker connection loss)
-      whose lease is free. A shard whose lease is held is being run (or its message will come
-      back to its holder), so it is left alone.
+      whose lease is free and whose last message is not waiting in the queue. A shard whose
+      lease is held is being run (or its message will come back to its holder), so it is left
+      alone.
+
+    Every sent shard message is recorded as a "queued" marker on the cycle's row (the
+    dispatch's and each re-send's). A shard queued behind a backlog has no run row and no
+    lease, so without the marker every pass would send it again and duplicates would pile up.
+    A marked shard is sent again only when its message was consumed (its run started after the
+    marker), or is provably lost (Redis, read by ``queued_shards``, does not hold it), or, when
+    Redis cannot be read, once the marker is older than the visibility timeout.
 
     Only the latest cycle is reconciled: a newer cycle supersedes an older one, so a shard that
     keeps failing is retried at most until the next cycle.
@@ -298,7 +316,17 @@ def reconcile(
         due = due_work(
             session, source=source, now=now, interval_seconds=interval_seconds, grace=grace
         )
-        lost = [(window, shard) for window, shard in due.shards if _lost(session, shard, now)]
+        candidates = [(w, shard) for w, shard in due.shards if _lost(session, shard, now)]
+        lost = _not_queued(
+            session,
+            source,
+            candidates,
+            now=now,
+            visibility=visibility,
+            queued_shards=queued_shards,
+        )
+        if lost:
+            mark_queued(session, source=source, shards=[shard for _, shard in lost], now=now)
     if due.window is not None:
         enqueue_cycle(due.window)
     for window, shard in lost:
@@ -316,3 +344,35 @@ def _lost(session: Session, shard: Shard, now: datetime) -> bool:
     """Whether a due shard has nobody working on it: no live lease."""
     lease = session.get(AccountLease, shard.lease_key)
     return lease is None or lease.expires_at <= now
+
+
+def _not_queued(
+    session: Session,
+    source: str,
+    candidates: Sequence[tuple[datetime, Shard]],
+    *,
+    now: datetime,
+    visibility: timedelta,
+    queued_shards: QueuedShards,
+) -> list[tuple[datetime, Shard]]:
+    """The candidates whose last message is not waiting in the queue (see :func:`reconcile`)."""
+    tick = latest_tick(session, source)
+    if not candidates or tick is None:
+        return list(candidates)
+    in_redis = queued_shards()
+    lost = []
+    for window, shard in candidates:
+        marked = queued_at(tick, shard)
+        row = shard_rows(session, source, window).get(shard_key(source, window, shard))
+        stale = marked is None or now - marked >= visibility
+        consumed = row is not None and marked is not None and row.started_at >= marked
+        message = (window_text(window), shard.index, shard.count)
+        gone = in_redis is not None and message not in in_redis
+        if stale or consumed or gone:
+            lost.append((window, shard))
+    return lost
+
+
+def _queued_marks(indexes: Iterable[int], count: int, now: datetime) -> dict[str, str]:
+    """The dispatch's "queued" marker of each shard: when its message was sent."""
+    return {Shard(index, count).label: window_text(now) for index in indexes}

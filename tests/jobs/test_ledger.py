@@ -17,6 +17,7 @@ from sfsync.jobs.ledger import (
     close_finished_tick,
     finish_scheduled,
     latest_tick,
+    window_text,
 )
 from sfsync.jobs.shards import Shard
 from sfsync.jobs.work import reconcile, start_cycle
@@ -79,7 +80,8 @@ def test_a_window_is_dispatched_once_however_often_it_is_triggered(
         tick = latest_tick(session, "erp")
         assert tick is not None
         assert tick.schedule_key == "cycle:erp:2026-03-02T09:30:00Z"
-        assert tick.counts == {"shards": 3, "window": "2026-03-02T09:30:00Z"}
+        queued = dict.fromkeys(("0/3", "1/3", "2/3"), "2026-03-02T09:30:20Z")
+        assert tick.counts == {"shards": 3, "window": "2026-03-02T09:30:00Z", "queued": queued}
 
 
 def test_a_shard_that_succeeded_is_not_claimed_again_but_a_crashed_one_is_resumed(
@@ -131,16 +133,62 @@ def test_a_cycle_closes_when_its_last_shard_ends_with_summed_counts(
         assert tick.api_calls == 10
 
 
-def _reconcile(sessions: sessionmaker[Session], sent: Sent, now: datetime) -> None:
+VISIBILITY = timedelta(hours=1)
+
+
+def _reconcile(
+    sessions: sessionmaker[Session],
+    sent: Sent,
+    now: datetime,
+    in_redis: frozenset[tuple[str, int, int]] | None = frozenset(),
+) -> None:
+    """One reconcile pass; ``in_redis`` is what Redis holds (default: nothing, it was flushed;
+    None: Redis cannot be read)."""
+    held = None if in_redis is None else set(in_redis)
     reconcile(
         sessions,
         FixedClock(now),
         source="erp",
         interval_seconds=300,
         grace=timedelta(seconds=60),
+        visibility=VISIBILITY,
         enqueue_cycle=sent.cycle,
         enqueue_shard=sent.shard,
+        queued_shards=lambda: held,
     )
+
+
+def test_shards_queued_behind_a_backlog_are_not_sent_again(
+    sessions: sessionmaker[Session],
+) -> None:
+    _start(sessions, Sent(), shards=4)
+    backlog = frozenset((window_text(WINDOW), index, 4) for index in range(4))  # all still in Redis
+    sent = Sent()
+
+    for minutes in (2, 4, 6, 30):  # reconcile passes while no worker got to them
+        _reconcile(sessions, sent, NOW + timedelta(minutes=minutes), in_redis=backlog)
+
+    assert sent.shards == []
+
+
+def test_a_queued_shard_is_sent_again_once_its_message_is_lost_or_too_old(
+    sessions: sessionmaker[Session],
+) -> None:
+    _start(sessions, Sent(), shards=2)
+    sent = Sent()
+
+    # Redis unreadable: the markers' age decides, and a re-send refreshes the marker.
+    _reconcile(sessions, sent, NOW + timedelta(minutes=5), in_redis=None)
+    assert sent.shards == []
+    _reconcile(sessions, sent, NOW + VISIBILITY, in_redis=None)
+    assert sent.shards == [(WINDOW, Shard(0, 2)), (WINDOW, Shard(1, 2))]
+    _reconcile(sessions, sent, NOW + VISIBILITY + timedelta(minutes=2), in_redis=None)
+    assert len(sent.shards) == 2, "the re-sent messages are queued now"
+
+    # Redis holds shard 1's message but not shard 0's: only shard 0 is provably lost.
+    later = NOW + VISIBILITY + timedelta(minutes=4)
+    _reconcile(sessions, sent, later, in_redis=frozenset({(window_text(WINDOW), 1, 2)}))
+    assert sent.shards[2:] == [(WINDOW, Shard(0, 2))]
 
 
 def test_the_reconciler_reenqueues_lost_shards_but_not_ones_being_run(

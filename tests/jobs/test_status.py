@@ -13,7 +13,8 @@ from sfsync.cli import app
 from sfsync.jobs.app import celery_config
 from sfsync.jobs.config import JobsSettings
 from sfsync.jobs.ledger import SHARD_KIND, finish_scheduled
-from sfsync.jobs.schedule import CYCLE_TASK
+from sfsync.jobs.schedule import CYCLE_TASK, SHARD_TASK
+from sfsync.jobs.status import queued_shard_messages
 from sfsync.store.alerts import (
     DeliveryValues,
     claim_delivery,
@@ -107,3 +108,20 @@ def test_status_says_when_redis_cannot_be_reached(
     assert "Last runs:" in lines
     assert "  (none yet)" in lines
     assert "API budget: no usage recorded yet" in lines
+
+
+def test_the_shard_messages_redis_holds_are_read_back(redis_clean: RedisServer) -> None:
+    client = Celery("queued-test", set_as_current=False)
+    client.conf.update(celery_config(redis_clean.url, JobsSettings(), {}))
+    for index in (0, 2):
+        client.send_task(SHARD_TASK, args=["2026-03-02T09:30:00Z", index, 4])
+    client.send_task(CYCLE_TASK)  # not a shard message: left out
+    client.close()
+
+    assert queued_shard_messages(redis_clean.url) == {
+        ("2026-03-02T09:30:00Z", 0, 4),
+        ("2026-03-02T09:30:00Z", 2, 4),
+    }
+    redis_clean.flush()
+    assert queued_shard_messages(redis_clean.url) == set(), "a flushed Redis: provably lost"
+    assert queued_shard_messages(f"redis://127.0.0.1:{free_port()}/0") is None
