@@ -4,7 +4,9 @@
 watermark (``SystemModstamp`` minus ``sync.writeback_overlap_seconds``) and:
 
 * records each completed Task's **outcome** once per Task id (``Collections_Outcome__c``, else
-  ``CallDisposition``; the Task's ``Description`` is the note) and closes its ledger row;
+  ``CallDisposition``; a recognised label or synonym maps to its outcome, anything else is
+  recorded as ``other`` with the rep's label; the Task's ``Description`` is the note) and
+  closes its ledger row;
 * records a **promise to pay** from a Task's ``Promise_Date__c`` / ``Promise_Amount__c``, and a
   promise a rep typed on the Case itself; an edited promise goes back to ``pending``;
 * records a **dispute** when the outcome is *Disputed*: the rep names the invoice (its number or
@@ -103,7 +105,40 @@ TASK_FIELDS = (
 CASE_FIELDS = ("Id", "Promise_Date__c", "Promise_Amount__c", "SystemModstamp")
 #: The invoice record's number field, matched against what a rep names in a dispute.
 INVOICE_NUMBER_FIELD = "Invoice_Number__c"
-_OUTCOMES = {kind.value: kind for kind in OutcomeKind}
+#: Outcome code stored for a completed collections Task whose outcome is not recognised: it is
+#: still a contact a rep logged, kept with the rep's own label and notes.
+OTHER_OUTCOME = "other"
+#: Recognised outcome labels (normalised: lower case, words joined by ``_``) → the outcome. The
+#: picklist values, plus what reps type in ``CallDisposition`` for the same thing.
+_OUTCOMES: dict[str, OutcomeKind] = {
+    **{kind.value: kind for kind in OutcomeKind},
+    "ptp": OutcomeKind.PROMISE_TO_PAY,
+    "promise": OutcomeKind.PROMISE_TO_PAY,
+    "promised_to_pay": OutcomeKind.PROMISE_TO_PAY,
+    "promise_of_payment": OutcomeKind.PROMISE_TO_PAY,
+    "voicemail": OutcomeKind.LEFT_VOICEMAIL,
+    "voice_mail": OutcomeKind.LEFT_VOICEMAIL,
+    "vm": OutcomeKind.LEFT_VOICEMAIL,
+    "left_vm": OutcomeKind.LEFT_VOICEMAIL,
+    "left_message": OutcomeKind.LEFT_VOICEMAIL,
+    "left_a_message": OutcomeKind.LEFT_VOICEMAIL,
+    "not_answered": OutcomeKind.NO_ANSWER,
+    "no_response": OutcomeKind.NO_ANSWER,
+    "no_reply": OutcomeKind.NO_ANSWER,
+    "dispute": OutcomeKind.DISPUTED,
+    "in_dispute": OutcomeKind.DISPUTED,
+    "already_paid": OutcomeKind.PAID,
+    "payment_made": OutcomeKind.PAID,
+    "payment_received": OutcomeKind.PAID,
+    "wrong_number": OutcomeKind.WRONG_CONTACT,
+    "wrong_person": OutcomeKind.WRONG_CONTACT,
+    "refused_to_pay": OutcomeKind.REFUSED,
+    "refusal": OutcomeKind.REFUSED,
+    "payment_arrangement": OutcomeKind.PAYMENT_PLAN,
+    "installment_plan": OutcomeKind.PAYMENT_PLAN,
+    "instalment_plan": OutcomeKind.PAYMENT_PLAN,
+}
+_LABEL_SEPARATORS = re.compile(r"[^a-z0-9]+")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _NOTE_LIMIT = 4000
 
@@ -132,7 +167,10 @@ class _TaskRow:
     account: AccountKey
     case_key: str | None
     what_id: str | None
+    #: The recognised outcome; None: recorded as :data:`OTHER_OUTCOME`.
     kind: OutcomeKind | None
+    #: The rep's own label (``Collections_Outcome__c``, else ``CallDisposition``), as typed.
+    disposition: str
     notes: str
     promise_date: date | None
     promise_amount: Decimal | None
@@ -281,6 +319,8 @@ class _Reader:
             what_id=_text(record.get("WhatId")) or None,
             kind=_outcome(record.get("Collections_Outcome__c"))
             or _outcome(record.get("CallDisposition")),
+            disposition=_text(record.get("Collections_Outcome__c"))
+            or _text(record.get("CallDisposition")),
             notes=_text(record.get("Description")),
             promise_date=_day(record.get("Promise_Date__c")),
             promise_amount=_money(record.get("Promise_Amount__c")),
@@ -322,8 +362,14 @@ class _Reader:
         entry = get_task(session, row.task_key)
         if entry is not None and entry.state is TaskState.CREATED:
             mark_closed(session, row.task_key, at=now)
-        if row.kind is None:
-            self.counts["tasks_without_outcome"] += 1
+        elif (
+            entry is not None
+            and entry.state is TaskState.CLOSED
+            and row.kind is None
+            and not row.disposition
+        ):
+            # sfsync closed it (its Case closed) before any rep gave it an outcome: no contact.
+            self.counts["tasks_closed_by_sync"] += 1
             return
         ledger_key = row.case_key or row.account.text
         fresh = record_outcome(
@@ -331,7 +377,7 @@ class _Reader:
             OutcomeValues(
                 salesforce_task_id=row.task_id,
                 case_key=ledger_key,
-                outcome_code=row.kind.value,
+                outcome_code=OTHER_OUTCOME if row.kind is None else row.kind.value,
                 completed_at=row.modified,
                 task_key=row.task_key,
                 notes=_note_text(row, disputed),
@@ -340,6 +386,8 @@ class _Reader:
         )
         if fresh:
             self.counts["outcomes_recorded"] += 1
+            if row.kind is None:
+                self.counts["outcomes_other"] += 1
             self.customers.add(row.account.customer_id)
         if row.promise_date is not None and row.promise_amount is not None and row.case_key:
             self._record_promise(session, f"{row.case_key}:{row.task_id}", row, now)
@@ -438,6 +486,7 @@ class _Reader:
             case_key=case_key,
             what_id=None,
             kind=OutcomeKind.PROMISE_TO_PAY,
+            disposition="",
             notes="",
             promise_date=promised,
             promise_amount=amount,
@@ -575,6 +624,7 @@ def print_collections(report: CollectionsReport, console: Console | None = None)
 _WRITEBACK_COUNTS = (
     "tasks_read",
     "outcomes_recorded",
+    "outcomes_other",
     "promises_recorded",
     "disputes_recorded",
     "disputes_without_invoice",
@@ -808,7 +858,8 @@ def _account_of(owner_key: str, source: str) -> AccountKey | None:
 
 
 def _outcome(value: object) -> OutcomeKind | None:
-    text = _text(value).lower().replace(" ", "_").replace("-", "_")
+    """A recognised label (any case, spaces, ``-`` or ``_``; common synonyms) as its outcome."""
+    text = _LABEL_SEPARATORS.sub("_", _text(value).lower()).strip("_")
     return _OUTCOMES.get(text)
 
 
@@ -874,7 +925,10 @@ def _disputed_invoice(session: Session, task_id: str) -> str | None:
 
 def _note_text(row: _TaskRow, disputed: Sequence[str]) -> str:
     """The note for the source: outcome, promise and the rep's comments (invoice tagged)."""
-    parts = [row.kind.value.replace("_", " ") if row.kind is not None else "outcome"]
+    if row.kind is not None:
+        parts = [row.kind.value.replace("_", " ")]
+    else:
+        parts = [f"{OTHER_OUTCOME}: {row.disposition}" if row.disposition else OTHER_OUTCOME]
     if row.promise_date is not None and row.promise_amount is not None:
         parts.append(
             f"promise {row.account.currency} {row.promise_amount:,.2f} by "
@@ -902,6 +956,7 @@ def _delta(after: CallCounts, before: CallCounts) -> CallCounts:
 
 __all__ = [
     "CASE_FIELDS",
+    "OTHER_OUTCOME",
     "TASK_FIELDS",
     "WRITEBACK_KIND",
     "WRITEBACK_STREAM",
