@@ -146,6 +146,10 @@ class SqlSourceSettings(_Section):
     """Connection to the accounting database (source.kind = sql)."""
 
     url: str | None = None
+    #: Longest one statement to the accounting database may run, in seconds (PostgreSQL
+    #: statement_timeout, MySQL read/write timeouts, SQLite busy wait): a hung read fails as
+    #: retryable instead of holding the cycle (docs/sources.md).
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     #: Tables or queries, column map, status codes, notes table (docs/sources.md).
     layout: SqlLayout = Field(default_factory=SqlLayout)
 
