@@ -68,12 +68,10 @@ def cycle_shard(self: Any, window: str, index: int, count: int) -> str:
     """Sync one shard of one cycle as its only writer; retry later while the shard is busy."""
     rt = runtime()
     shard = Shard(index, count)
-    if count != rt.jobs.shards:
-        # Sent before a change of SFSYNC_JOBS__SHARDS: its shard overlaps the new ones, so it
-        # must not run beside them; the next cycle covers its customers.
-        _log.warning("shard_count_changed", shard=shard.label, configured=rt.jobs.shards)
-        return "dropped"
     moment = parse_window(window)
+    # A shard of another count than the store's current one (recorded by the latest cycle's
+    # dispatch) is dropped, and none runs beside a live shard of another count: see
+    # sfsync.jobs.work.writer_conflict.
     outcome = sync_shard(
         rt.deps,
         window=moment,
@@ -81,9 +79,12 @@ def cycle_shard(self: Any, window: str, index: int, count: int) -> str:
         holder=str(self.request.id),
         worker=rt.worker_name,
         lease_ttl=timedelta(seconds=rt.jobs.lease_ttl_seconds),
+        configured_count=rt.jobs.shards,
     )
     if outcome.result is ShardResult.BUSY:
         raise self.retry(countdown=rt.jobs.lease_retry_seconds, max_retries=rt.jobs.lease_retry_max)
+    if outcome.result is ShardResult.DROPPED:
+        return outcome.result.value
     with rt.sessions() as session:
         close_finished_tick(session, source=rt.deps.source.name, window=moment, now=rt.clock.now())
     crashpoint(AFTER_COMMIT)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sfsync.clock import Clock
@@ -94,6 +95,7 @@ class ShardResult(StrEnum):
     FAILED = "failed"
     ALREADY_DONE = "already_done"
     BUSY = "busy"
+    DROPPED = "dropped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ def sync_shard(
     holder: str,
     worker: str,
     lease_ttl: timedelta,
+    configured_count: int | None = None,
 ) -> ShardOutcome:
     """Run the cycle for one shard, as its only writer.
 
@@ -132,7 +135,55 @@ def sync_shard(
         if not held:
             _log.info("shard_busy", shard=shard.label, window=window_text(window))
             return ShardOutcome(ShardResult.BUSY)
+        with deps.sessions() as session:
+            conflict = writer_conflict(
+                session,
+                source=deps.source.name,
+                shard=shard,
+                now=deps.clock.now(),
+                configured_count=configured_count,
+            )
+        if conflict is not None:
+            return ShardOutcome(conflict)
         return _run_shard(deps, window=window, shard=shard, holder=holder, worker=worker)
+
+
+def writer_conflict(
+    session: Session,
+    *,
+    source: str,
+    shard: Shard,
+    now: datetime,
+    configured_count: int | None = None,
+) -> ShardResult | None:
+    """Why ``shard`` (whose lease the caller holds) must not write now; None when it may.
+
+    A shard lease names its count (``shard:<n>/<N>``), so two layouts (a rolling change of
+    ``jobs.shards``) would not exclude each other although their shards share accounts:
+
+    * ``DROPPED``: ``shard.count`` is not the current count, the one the latest cycle recorded
+      when it was dispatched (or, before any cycle, ``configured_count``). The current layout's
+      shards cover its customers.
+    * ``BUSY``: a live lease of another count is held (a shard of the old layout still runs):
+      wait for it. Both sides check *after* taking their own lease, so at least one sees the
+      other.
+    """
+    tick = latest_tick(session, source)
+    current = int(tick.counts.get("shards", 0)) if tick is not None else configured_count
+    if current is not None and current != shard.count:
+        _log.warning("shard_count_changed", shard=shard.label, current=current)
+        return ShardResult.DROPPED
+    others = session.scalars(
+        select(AccountLease.lease_key).where(
+            AccountLease.lease_key.startswith("shard:"),
+            AccountLease.expires_at > now,
+        )
+    ).all()
+    busy = [key for key in others if not key.endswith(f"/{shard.count}")]
+    if busy:
+        _log.info("shard_busy_other_count", shard=shard.label, held=busy[:5])
+        return ShardResult.BUSY
+    return None
 
 
 def _run_shard(

@@ -20,10 +20,10 @@ from sfsync.jobs.ledger import (
     window_text,
 )
 from sfsync.jobs.shards import Shard
-from sfsync.jobs.work import reconcile, start_cycle
+from sfsync.jobs.work import ShardResult, reconcile, start_cycle, writer_conflict
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
 from sfsync.store.models import RunStatus, SyncRun
-from sfsync.store.repositories import acquire_lease
+from sfsync.store.repositories import acquire_lease, release_lease
 from tests.jobs.conftest import fresh_database
 
 WINDOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -298,3 +298,50 @@ def test_a_new_cycle_supersedes_an_unfinished_older_one_but_not_the_reverse(
         latest = latest_tick(session, "erp")
         assert latest is not None
         assert latest.schedule_key == "cycle:erp:2026-03-02T09:35:00Z"
+
+
+def test_shards_of_two_counts_never_write_at_once_during_a_rolling_change(
+    sessions: sessionmaker[Session],
+) -> None:
+    _start(sessions, Sent(), shards=4)  # the cycle of the old layout: 4 shards
+    with sessions() as session:  # shard 0/4 is being written
+        assert acquire_lease(
+            session, lease_key="shard:0/4", holder="old", now=NOW, ttl=timedelta(hours=1)
+        )
+        session.commit()
+    later = NOW + timedelta(minutes=5)
+    start_cycle(  # a worker configured with 8 shards dispatches the next window
+        sessions,
+        FixedClock(later),
+        source="erp",
+        interval_seconds=300,
+        shards=8,
+        enqueue=Sent().shard,
+    )
+
+    with sessions() as session:
+        # Shard 0/8 shares accounts with the running 0/4, although its lease key differs.
+        new = writer_conflict(session, source="erp", shard=Shard(0, 8), now=later)
+        # A shard of the old count arriving now (a redelivery, a retry) is dropped.
+        old = writer_conflict(session, source="erp", shard=Shard(2, 4), now=later)
+    assert new is ShardResult.BUSY
+    assert old is ShardResult.DROPPED
+
+    with sessions() as session:
+        assert release_lease(session, lease_key="shard:0/4", holder="old")
+        session.commit()
+        assert writer_conflict(session, source="erp", shard=Shard(0, 8), now=later) is None
+
+
+def test_before_any_cycle_the_configured_count_is_current(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        stale = writer_conflict(
+            session, source="erp", shard=Shard(1, 4), now=NOW, configured_count=2
+        )
+        fine = writer_conflict(
+            session, source="erp", shard=Shard(1, 2), now=NOW, configured_count=2
+        )
+    assert stale is ShardResult.DROPPED
+    assert fine is None
