@@ -57,7 +57,9 @@ def build_source(
 
         if settings.sql.url is None:
             raise ConfigError("source.sql.url is required when source.kind is sql")
-        engine = create_source_engine(settings.sql.url)
+        engine = create_source_engine(
+            settings.sql.url, timeout_seconds=settings.sql.timeout_seconds
+        )
         layout = sql_layout or settings.sql.layout
         return SqlSource(settings.name, engine, layout, clock)
     from sfsync.sources.aging_file import AgingFileSource  # noqa: PLC0415

@@ -76,28 +76,51 @@ from sfsync.sources.rows import assemble_customer, moment_of, text_of
 #: Customers read per round trip: small enough for any database's parameter limit.
 CHUNK = 500
 CONNECT_TIMEOUT_S = 10
+#: Longest one statement may run unless ``source.sql.timeout_seconds`` says otherwise.
+STATEMENT_TIMEOUT_S = 60.0
+#: SQLSTATE of a statement cancelled by PostgreSQL's ``statement_timeout``.
+_QUERY_CANCELED = "57014"
 #: ``:since`` in a raw query on the first read, when everything counts as changed.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The bound-parameter syntax SQLAlchemy's ``text()`` recognises.
 _BIND_NAME = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 
 
-def create_source_engine(url: str) -> Engine:
-    """An engine for the accounting database, with a connect timeout and UTC session time.
+def create_source_engine(url: str, *, timeout_seconds: float = STATEMENT_TIMEOUT_S) -> Engine:
+    """An engine for the accounting database, with connect and statement timeouts, UTC time.
 
-    Naive source timestamps are taken as UTC; on PostgreSQL the session time zone is set to
-    UTC so ``timestamptz`` and ``timestamp`` columns compare the same way.
+    A read that hangs (a lock, a runaway query) must fail rather than hold the cycle forever:
+    PostgreSQL cancels any statement past ``timeout_seconds`` (``statement_timeout``); MySQL
+    drivers get read and write timeouts; SQLite waits that long for a locked file. Naive
+    source timestamps are taken as UTC; on PostgreSQL the session time zone is set to UTC so
+    ``timestamptz`` and ``timestamp`` columns compare the same way.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
+        milliseconds = max(1, round(timeout_seconds * 1000))
         return create_engine(
             parsed.set(drivername="postgresql+psycopg"),
             pool_pre_ping=True,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "options": "-c timezone=UTC"},
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "options": f"-c timezone=UTC -c statement_timeout={milliseconds}",
+            },
         )
     if backend == "sqlite":
-        return create_engine(parsed, connect_args={"timeout": CONNECT_TIMEOUT_S})
+        return create_engine(parsed, connect_args={"timeout": timeout_seconds})
+    if backend == "mysql":
+        seconds = max(1, round(timeout_seconds))
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "read_timeout": seconds,
+                "write_timeout": seconds,
+            },
+        )
+    # SQL Server and Oracle: the driver's own query timeout, set in the URL (docs/sources.md).
     return create_engine(parsed, pool_pre_ping=True)
 
 
@@ -432,6 +455,11 @@ class SqlSource:
         try:
             yield
         except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED:
+                raise RetryableError(
+                    f"source {self._name}: a statement to the accounting database ran past "
+                    "source.sql.timeout_seconds and was cancelled"
+                ) from error
             if self._is_transient(error):
                 raise RetryableError(
                     f"source {self._name}: the accounting database is unreachable "

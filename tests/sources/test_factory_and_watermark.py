@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -110,11 +109,12 @@ def test_a_layout_comes_from_the_caller_or_the_settings_section(
     settings = SourceSettings.model_validate(
         {"kind": "sql", "name": "erp", "sql": {"url": accounting_url}}
     )
-    # What settings.py carries once it adopts ``source.sql.layout`` (see docs/sources.md).
-    proposed = SimpleNamespace(
-        kind="sql",
-        name="erp",
-        sql=SimpleNamespace(url=accounting_url, layout=SqlLayout(notes_table="ar_notes")),
+    proposed = SourceSettings.model_validate(
+        {
+            "kind": "sql",
+            "name": "erp",
+            "sql": {"url": accounting_url, "layout": {"notes_table": "ar_notes"}},
+        }
     )
 
     passed = build_source(
