@@ -6,6 +6,7 @@ an error message: errors name the channel and the HTTP status, not the URL.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -70,7 +71,7 @@ class WebhookPoster:
         _raise_for_status(self._name, response)
 
 
-class WebhookNotifier:
+class WebhookNotifier(ABC):
     """A notifier posting each message as one JSON payload to one incoming webhook.
 
     Slack and Teams differ only in their channel and in how a message becomes a payload, so a
@@ -100,9 +101,9 @@ class WebhookNotifier:
     def channel(self) -> Channel:
         return self.CHANNEL
 
+    @abstractmethod
     def build_payload(self, message: AlertMessage) -> dict[str, Any]:
         """The webhook body for ``message`` (the channel's own format)."""
-        raise NotImplementedError
 
     def send(self, recipient: str, message: AlertMessage) -> None:  # noqa: ARG002 - the webhook fixes where it posts
         """Post ``message``; the recipient label is only for the delivery record."""
