@@ -18,9 +18,12 @@ Rules (also in ``docs/escalation.md``):
   only the highest is emitted; the lower ones are listed in :attr:`Escalation.done_keys` so the
   store records them as done too, exactly like the cadence rule for Task steps.
 * **Escalated outside sfsync**: a Case already ``IsEscalated`` in the org, for which sfsync has
-  escalated no level, was escalated by a person or a native escalation rule; it is skipped (and
-  listed as such), as Salesforce's own escalation skips escalated Cases. Once sfsync escalated a
-  level, later levels proceed whatever ``IsEscalated`` says now.
+  escalated no level, was escalated by a person or a native escalation rule. That hand
+  escalation stands for the *first* level only: while the Case has crossed no more than the
+  first level it is skipped (and listed as such); once it crosses a later level (e.g. the
+  30-day legal level) that level fires as usual, settling the levels above the first (the
+  first level's key is not recorded: sfsync did not do it). Once sfsync escalated a level,
+  later levels proceed whatever ``IsEscalated`` says now.
 * **Calendar age**: whole 24-hour periods elapsed since creation (time-zone free, like the native
   rule's "age over" without business hours).
 * **Business age**: only working time counts: the region's weekdays, between its start and end
@@ -735,7 +738,8 @@ def plan_escalations(
         top = _highest_crossed(facts, now, policy)
         if top is None or (done and max(done) >= top):
             continue
-        if facts.is_escalated and not done:
+        by_hand = facts.is_escalated and not done
+        if by_hand and top == 0:
             skipped.append(
                 SkippedEscalation(
                     key,
@@ -745,7 +749,8 @@ def plan_escalations(
                 )
             )
             continue
-        settles = tuple(k for k in level_keys[: top + 1] if k not in already)
+        first = 1 if by_hand else 0  # a hand escalation stands for the first level only
+        settles = tuple(k for k in level_keys[first : top + 1] if k not in already)
         escalations.append(_escalate(facts, policy, top, settles, now))
     return EscalationPlan(tuple(escalations), tuple(skipped))
 

@@ -295,3 +295,15 @@ def test_a_changed_amount_changes_the_content_hash_but_not_the_key() -> None:
 
     assert one.key == two.key
     assert one.content_hash != two.content_hash
+
+
+def test_a_case_escalated_by_hand_still_reaches_the_legal_level() -> None:
+    # The hand escalation stands for the manager level; at 31 days the legal level fires.
+    plan = plan_escalations([facts(age_days=31, is_escalated=True)], NOBODY, NOW, LADDER)
+
+    (item,) = plan.escalations
+    assert (item.level, item.done_keys) == ("legal", (LEGAL_KEY,))
+    assert plan.skipped == ()
+    assert plan_escalations(
+        [facts(age_days=45, is_escalated=True)], plan.done_keys, NOW, LADDER
+    ) == (EscalationPlan())
