@@ -170,8 +170,3 @@ class SalesforceGateway(Protocol):
         """The org's base URL (``https://…``, no trailing slash), where a person opens a record:
         the token's ``instance_url``, so it is right for the local org and a My Domain alike."""
         ...
-
-
-#: The former name of the part of :class:`SalesforceGateway` that names the org's URL, kept
-#: while tests still import it; every gateway now has ``instance_url``.
-RecordLinkGateway = SalesforceGateway

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from sfsync.errors import ConfigError
 from sfsync.salesforce.client import connect
-from sfsync.salesforce.ports import RecordLinkGateway
+from sfsync.salesforce.ports import SalesforceGateway
 from sfsync.sandbox.server import OrgServer
 from tests.gateway.conftest import ZERO_WAIT, open_gateway, org_clock, org_settings
 
@@ -110,7 +110,7 @@ def test_the_gateway_names_the_org_it_logged_in_to_for_record_links(
     """Case links need the org's own URL: the token's instance URL, not the login URL."""
     gateway = open_gateway(local_org)
 
-    assert isinstance(gateway, RecordLinkGateway)
+    assert isinstance(gateway, SalesforceGateway)
     assert gateway.instance_url == local_org.url
     assert not gateway.instance_url.endswith("/")
     assert gateway.calls.auth == 1  # known since the login: no request to ask for it

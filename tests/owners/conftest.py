@@ -1,10 +1,8 @@
-"""The owners harness: the sync harness (real local org, SQLite store, SQL ledger, one clock)
-plus the wiring that hands the cycle an owner resolver built from the policy.
+"""The owners harness: the sync harness (real local org, SQLite store, SQL ledger, one clock).
 
-``sfsync.sync`` builds its :class:`~sfsync.apply.Applier` with the default resolver (owner rules
-of each chunk, no fallback user). :func:`wire_owners` builds it the way the cycle does, adding
-``owners=OwnerResolver(gateway, task_queue_fallback=..., rules=policy.owner_rules)``: the real
-Applier and the real resolver, against the real org.
+``sfsync.sync`` builds its Applier with ``OwnerResolver(gateway, task_queue_fallback=...,
+rules=policy.owner_rules, case_external_id=...)``, so these tests run the real cycle, the real
+resolver and the real org.
 """
 
 from __future__ import annotations
@@ -16,12 +14,8 @@ from typing import Any
 import pytest
 from simple_salesforce.format import format_soql
 
-from sfsync import sync
-from sfsync.apply import Applier
 from sfsync.demo import load_policy
-from sfsync.owners import OwnerResolver
 from sfsync.policy import Policy
-from sfsync.salesforce.ports import SalesforceGateway
 from sfsync.sandbox.server import OrgServer
 from tests.sync.conftest import CONFIG, SyncHarness, make_harness
 
@@ -44,20 +38,6 @@ def shipped_policy(**changes: Any) -> Policy:
     for key, value in changes.items():
         data[key] = {**data.get(key, {}), **value}
     return Policy.model_validate(data)
-
-
-def wire_owners(monkeypatch: pytest.MonkeyPatch, policy: Policy) -> None:
-    """Cycles build their Applier with a resolver for ``policy`` (its rules and fallback user)."""
-
-    def applier(gateway: SalesforceGateway, *args: Any, **kwargs: Any) -> Applier:
-        owners = OwnerResolver(
-            gateway,
-            task_queue_fallback=policy.owners.task_queue_fallback,
-            rules=policy.owner_rules,
-        )
-        return Applier(gateway, *args, owners=owners, **kwargs)
-
-    monkeypatch.setattr(sync, "Applier", applier)
 
 
 def user_id(world: SyncHarness, username: str) -> str:

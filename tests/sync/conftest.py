@@ -253,3 +253,7 @@ class FaultingGateway:
     @property
     def usage(self) -> ApiUsage | None:
         return self._real.usage
+
+    @property
+    def instance_url(self) -> str:
+        return self._real.instance_url
