@@ -238,6 +238,27 @@ def test_auto_format_is_json_when_not_a_terminal() -> None:
     assert json.loads(stream.getvalue())["event"] == "run_started"
 
 
+class _Terminal(io.StringIO):
+    """A captured stream that says it is a terminal, as a console session's stderr does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_format_is_the_console_on_a_terminal_and_still_redacts() -> None:
+    stream = _Terminal()
+    configure_logging("INFO", "auto", stream)
+
+    get_logger("sfsync.test").info("run_started", client_secret=CLIENT_SECRET, account="C-1")
+
+    line = stream.getvalue()
+    assert "run_started" in line
+    assert "account" in line
+    assert CLIENT_SECRET not in line
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(line)
+
+
 def test_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown log level 'LOUD'"):
         configure_logging("LOUD", "json", io.StringIO())
