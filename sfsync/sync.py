@@ -101,6 +101,8 @@ _log = get_logger(__name__)
 #: Customers planned and applied together: big enough that batches of 200 stay full, small
 #: enough that a chunk's plans are a few megabytes.
 CHUNK_CUSTOMERS = 2_000
+#: ``on_progress`` hears at least this often (customers planned), within a chunk too.
+PROGRESS_EVERY = 200
 #: Run kind recorded in ``sync_runs``.
 CYCLE_KIND = "cycle"
 #: Status of a run that stopped writing because the API budget reached its reserve.
@@ -179,7 +181,8 @@ class CycleReport:
         return self.calls.write
 
 
-#: Called after each chunk with the number of customers done so far.
+#: Called after each planned batch (at most PROGRESS_EVERY customers) with the customers
+#: read and planned so far in the run.
 ProgressCallback = Callable[[int], None]
 
 
@@ -234,6 +237,20 @@ def run_cycle(
         if error is not None:
             raise error
         return report
+
+
+@dataclass(frozen=True, slots=True)
+class _ChunkProgress:
+    """Tells ``on_progress`` the customers planned so far, one planned batch at a time, so a
+    long run's progress bar moves at least every :data:`PROGRESS_EVERY` customers rather than
+    once per :data:`CHUNK_CUSTOMERS` chunk."""
+
+    callback: ProgressCallback | None
+    before: int
+
+    def reached(self, in_chunk: int) -> None:
+        if self.callback is not None:
+            self.callback(self.before + in_chunk)
 
 
 class _Cycle:
@@ -315,10 +332,8 @@ class _Cycle:
             customers = (c for c in customers if self.part.includes(c.customer.id))
         done = 0
         for chunk in _chunked(customers, CHUNK_CUSTOMERS):
-            self._process(chunk, lookahead)
+            self._process(chunk, lookahead, _ChunkProgress(on_progress, done))
             done += len(chunk)
-            if on_progress is not None:
-                on_progress(done)
             if self.applier.stopped_budget:
                 # The rest waits for the budget: listed by key, so the watermark can move.
                 for records in itertools.chain(chunk, customers):
@@ -352,13 +367,19 @@ class _Cycle:
         for customer in sorted(wanted):
             yield CustomerRecords(Customer(customer, self.held_before[customer].name))
 
-    def _process(self, chunk: list[CustomerRecords], lookahead: timedelta) -> None:
+    def _process(
+        self, chunk: list[CustomerRecords], lookahead: timedelta, progress: _ChunkProgress
+    ) -> None:
         deps = self.deps
         source = deps.source.name
         self.counts["accounts_read"] += len(chunk)
         with deps.sessions() as session:
             view = _StoreView.load(session, source, chunk)
-        plans = self._plan(chunk, view)
+        plans: list[AccountPlan] = []
+        for start in range(0, len(chunk), PROGRESS_EVERY):
+            batch = chunk[start : start + PROGRESS_EVERY]
+            plans.extend(self._plan(batch, view))
+            progress.reached(start + len(batch))
         if any(_creates_task(plan) for plan in plans):
             plans = self._recheck(plans, view, lookahead)
         plans = [plan for plan in plans if not plan.is_empty]
@@ -1124,6 +1145,7 @@ SUMMARY_COUNTS = (
 
 __all__ = [
     "CHUNK_CUSTOMERS",
+    "PROGRESS_EVERY",
     "STOPPED_BUDGET",
     "SUMMARY_COUNTS",
     "CycleDeps",

@@ -62,9 +62,11 @@ def print_report(report: CycleReport, console: Console | None = None) -> None:
 
 @contextmanager
 def progress_reporter(console: Console | None = None) -> Iterator[ProgressCallback | None]:
-    """A progress callback drawing customers done, on a terminal only (None elsewhere)."""
+    """A progress callback drawing the customers planned so far, on a terminal only (None
+    elsewhere). The default console also needs a real TTY on stdout, so a forced-colour CI log
+    stays plain; a console passed in is trusted as it is (tests render into one)."""
     out = console or Console()
-    if not (out.is_terminal and sys.stdout.isatty()):
+    if not out.is_terminal or (console is None and not sys.stdout.isatty()):
         yield None
         return
     with Progress(
