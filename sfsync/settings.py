@@ -23,6 +23,7 @@ the ``policy.yaml`` and ``mappings.yaml`` beside it.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -325,6 +326,10 @@ class SmtpSettings(_Section):
     username: str | None = None
     from_address: str | None = None
     password: SecretStr | None = None
+    #: An extra CA to trust for the relay's certificate (a private-CA relay).
+    ca_bundle: Path | None = None
+    #: Log in without STARTTLS; only to a loopback relay (a local forwarder), never over a network.
+    allow_plaintext_auth: bool = False
 
     @model_validator(mode="after")
     def _host_needs_sender(self) -> Self:
@@ -342,6 +347,41 @@ class SmtpSettings(_Section):
                 ],
             )
         return self
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> Self:
+        """A login without STARTTLS would send the password in clear: refused off loopback."""
+        logs_in = self.username is not None or self.password is not None
+        allowed = self.allow_plaintext_auth and _is_loopback(self.host)
+        if not self.starttls and logs_in and not allowed:
+            _raise_all(
+                type(self),
+                [
+                    _detail(
+                        ("starttls",),
+                        _invalid(
+                            "alerts.smtp.starttls is false with a username/password: the "
+                            "password would cross the network in clear",
+                            "set alerts.smtp.starttls: true (the relay must offer STARTTLS); "
+                            "only for a relay on 127.0.0.1/localhost does "
+                            "alerts.smtp.allow_plaintext_auth: true allow it",
+                        ),
+                    )
+                ],
+            )
+        return self
+
+
+def _is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class WebhookSettings(_Section):

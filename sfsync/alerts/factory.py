@@ -26,7 +26,10 @@ CONNECT_TIMEOUT = 5.0
 def build_notifiers(
     settings: AlertsSettings, clock: Clock, *, ca_bundle: Path | None = None
 ) -> list[Notifier]:
-    """One notifier per configured channel; ``ca_bundle`` adds a trusted CA (private relays)."""
+    """One notifier per configured channel; ``ca_bundle`` adds a trusted CA (private relays).
+
+    ``alerts.smtp.ca_bundle``, when set, is the CA the SMTP relay's certificate is checked with.
+    """
     notifiers: list[Notifier] = []
     smtp = settings.smtp
     if smtp.host is not None and smtp.from_address is not None:
@@ -40,7 +43,7 @@ def build_notifiers(
                 starttls=smtp.starttls,
                 username=smtp.username,
                 password=smtp.password,
-                ca_bundle=ca_bundle,
+                ca_bundle=smtp.ca_bundle if smtp.ca_bundle is not None else ca_bundle,
             )
         )
     connect = min(CONNECT_TIMEOUT, settings.timeout_seconds)
