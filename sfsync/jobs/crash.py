@@ -6,9 +6,13 @@ exact boundaries that matter: ``before_call`` (a Salesforce write is about to be
 committed, the message not yet acknowledged).
 
 It does nothing unless the environment variable ``SFSYNC_TEST_CRASHPOINTS`` names a directory,
-and even then it only fires when the test has *armed* a point by creating the file
-``<dir>/<name>``: the first process to delete that file kills itself, so each arming costs
-exactly one crash, and the replacement process does not crash again. Never set the variable in
+and even then it only fires when the test has *armed* a point by creating a file: either
+``<dir>/<task>.<point>`` (only that task meets it, e.g. ``sfsync.cycle_shard.after_commit``, so a
+test can kill the shard writer and not the dispatcher) or ``<dir>/<point>`` (whichever task
+meets it first). The first process to delete the file kills itself, so each arming costs exactly
+one crash, and the replacement process does not crash again. Just before the kill it writes one
+line ``crashpoint_fired task=<task> point=<point>`` straight to its standard error, so a test
+can tell from the worker's log which task and boundary each kill hit. Never set the variable in
 production.
 """
 
@@ -20,6 +24,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from sfsync.salesforce.ports import ApiUsage, CallCounts, ItemResult, Record, SalesforceGateway
 
 CRASHPOINTS_ENV = "SFSYNC_TEST_CRASHPOINTS"
@@ -29,15 +35,21 @@ AFTER_COMMIT = "after_commit"
 
 
 def crashpoint(name: str) -> None:
-    """SIGKILL this process if the test armed ``name``; a no-op otherwise (and in production)."""
+    """SIGKILL this process if the test armed ``name`` (for the running task, or for any task);
+    a no-op otherwise (and in production)."""
     directory = os.environ.get(CRASHPOINTS_ENV)
     if not directory:
         return
-    try:
-        (Path(directory) / name).unlink()
-    except FileNotFoundError:
-        return
-    os.kill(os.getpid(), signal.SIGKILL)
+    task = str(structlog.contextvars.get_contextvars().get("task") or "")
+    armed = [Path(directory) / f"{task}.{name}"] if task else []
+    for marker in [*armed, Path(directory) / name]:
+        try:
+            marker.unlink()
+        except FileNotFoundError:
+            continue
+        # Raw and unbuffered: the line must reach the log before the kill.
+        os.write(2, f"crashpoint_fired task={task or '-'} point={name}\n".encode())
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def crash_testing() -> bool:
