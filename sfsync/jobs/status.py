@@ -70,6 +70,7 @@ class StatusReport:
     open_dead_letters: int
     budget: ApiBudget | None
     alert_problems: tuple[str, ...]
+    escalation_problems: tuple[str, ...] = ()
 
 
 def last_runs(session: Session) -> tuple[RunLine, ...]:
@@ -174,6 +175,17 @@ def alert_problems(session: Session, now: datetime) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def unfinished_escalations(session: Session, limit: int = 20) -> tuple[str, ...]:
+    """Escalations left unfinished with an error, newest first, one line each: the Case, the
+    level, how far it got and why it stopped (``sfsync escalate`` resumes them)."""
+    from sfsync.store.escalations import escalation_problems  # noqa: PLC0415 - optional part
+
+    return tuple(
+        f"{record.case_key} {record.level} ({record.state.value}): {record.error}"
+        for record in escalation_problems(session)[:limit]
+    )
+
+
 def collect_status(session: Session, redis_url: str | None, now: datetime) -> StatusReport:
     """Gather the status report (reads only)."""
     return StatusReport(
@@ -182,6 +194,7 @@ def collect_status(session: Session, redis_url: str | None, now: datetime) -> St
         open_dead_letters=open_dead_letters(session),
         budget=last_budget(session),
         alert_problems=alert_problems(session, now),
+        escalation_problems=unfinished_escalations(session),
     )
 
 
@@ -205,6 +218,9 @@ def render_status(report: StatusReport) -> list[str]:
             f"API budget: {budget.remaining} of {budget.limit} calls left "
             f"(as recorded {budget.recorded_at:%Y-%m-%d %H:%M} UTC)"
         )
+    if report.escalation_problems:
+        lines.append("Escalations left unfinished:")
+        lines.extend(f"  {line}" for line in report.escalation_problems)
     if report.alert_problems:
         lines.append("Alert delivery problems:")
         lines.extend(f"  {line}" for line in report.alert_problems)

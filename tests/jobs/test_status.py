@@ -22,6 +22,7 @@ from sfsync.store.alerts import (
     mark_delivery_failed,
 )
 from sfsync.store.db import create_engine_from_url, create_session_factory, upgrade_database
+from sfsync.store.escalations import EscalationClaim, claim_escalation, release_escalation
 from sfsync.store.repositories import record_dead_letter, start_run
 from tests.fixtures.redis import RedisServer
 from tests.fixtures.services import free_port
@@ -78,6 +79,18 @@ def test_status_shows_runs_queue_dead_letters_and_the_budget(
             )
             assert claim_delivery(session, values, now=AT, stale_after=timedelta(minutes=10))
             mark_delivery_failed(session, values.key, error="HTTP 403 from Slack", at=AT)
+            claim = EscalationClaim(
+                key="erp:C1:USD:1:manager",
+                case_key="erp:C1:USD:1",
+                level="manager",
+                case_id="500000000000001",
+                feed_body="Escalated to the manager",
+                alert={},
+            )
+            assert claim_escalation(
+                session, claim, holder="run-1", now=AT, stale_after=timedelta(minutes=10)
+            )
+            release_escalation(session, claim.key, error="UNABLE_TO_LOCK_ROW: try again", at=AT)
             session.commit()
     finally:
         engine.dispose()
@@ -95,7 +108,12 @@ def test_status_shows_runs_queue_dead_letters_and_the_budget(
     assert "Queue: 3 waiting, 0 delivered not acknowledged" in lines
     assert "Dead letters open: 1" in lines
     assert "API budget: 13800 of 15000 calls left (as recorded 2026-03-02 09:30 UTC)" in lines
-    assert lines[-2:] == ["Alert delivery problems:", "  slack → #ar: HTTP 403 from Slack"]
+    assert lines[-4:] == [
+        "Escalations left unfinished:",
+        "  erp:C1:USD:1 manager (planned): UNABLE_TO_LOCK_ROW: try again",
+        "Alert delivery problems:",
+        "  slack → #ar: HTTP 403 from Slack",
+    ]
 
 
 def test_status_says_when_redis_cannot_be_reached(

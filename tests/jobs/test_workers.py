@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from sfsync.clock import SystemClock
 from sfsync.jobs.ledger import window_start
+from sfsync.jobs.status import collect_status, render_status
 from sfsync.runner import open_cycle
 from sfsync.settings import Settings
 from sfsync.store.db import upgrade_database
@@ -72,6 +74,13 @@ def test_cycle_through_workers_leaves_the_org_as_the_embedded_run_does(
     shards = cluster.shard_runs()
     assert sorted(run.counts["shard"] for run in shards) == [0, 1, 2, 3]
     assert {run.status for run in shards} == {RunStatus.SUCCEEDED}
+    allocation = cluster.org.org.config.api_allocation
+    with cluster.sessions() as session:  # what ``sfsync status`` shows: the real run's budget
+        status = render_status(collect_status(session, cluster.redis.url, datetime.now(UTC)))
+    [budget] = [line for line in status if line.startswith("API budget:")]
+    assert re.fullmatch(rf"API budget: \d+ of {allocation} calls left \(as recorded .+\)", budget)
+    assert all(run.counts["api_max"] == allocation for run in shards)
+    assert all(0 < run.counts["api_used"] < allocation for run in shards)
     distributed = org_state(cluster.org)
     assert distributed["cases"], "the ledger has past-due customers: Cases must be opened"
     assert set(distributed["invoices"]) == cluster.invoice_keys()
