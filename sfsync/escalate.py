@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from sfsync.alerts.delivery import AlertDispatcher, DeliveryOutcome, DeliveryResult
 from sfsync.alerts.model import StaleCaseAlert
+from sfsync.alerts.routing import AlertRouting, digest_date_due
 from sfsync.cases import DISPUTE_CASE_SUFFIX
 from sfsync.clock import Clock
 from sfsync.domain import Outcome, OutcomeKind, Priority, Promise, PromiseStatus
@@ -107,6 +108,8 @@ RUN_KIND = "escalation"
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
 #: Runs that try an escalation's alert before it is left to ``sfsync status`` alone.
 MAX_ALERT_RUNS = 5
+#: The fix when escalations run with no alert channel.
+CONFIGURE_ALERTS = "configure alerts.smtp, alerts.slack or alerts.teams (docs/alerts.md)"
 #: Fields read per Case (the default data model, DESIGN.md).
 CASE_FIELDS = (
     "Id",
@@ -164,6 +167,9 @@ class EscalationDeps:
     stale_after: timedelta = DEFAULT_STALE_AFTER
     #: ``owners.task_queue_fallback`` of policy.yaml: who gets a Task planned for a queue.
     task_queue_fallback: str | None = None
+    #: ``alerts.routing``: when set, a run also sends the day's digest once ``digest_time`` has
+    #: passed (:func:`~sfsync.alerts.routing.digest_date_due`); None sends no digest on its own.
+    digest_routing: AlertRouting | None = None
 
 
 @dataclass
@@ -178,6 +184,7 @@ class EscalationReport:
     held_elsewhere: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     alerts: list[DeliveryOutcome] = field(default_factory=list)
+    digest: list[DeliveryOutcome] = field(default_factory=list)
     calls: CallCounts = field(default_factory=CallCounts)
     run_id: int | None = None
     stopped_budget: bool = False
@@ -196,6 +203,8 @@ class EscalationReport:
             "alerts_sent": results[DeliveryResult.SENT],
             "alerts_failed": results[DeliveryResult.FAILED],
             "alerts_duplicate": results[DeliveryResult.DUPLICATE],
+            "digests_sent": sum(item.status is DeliveryResult.SENT for item in self.digest),
+            "digests_failed": sum(item.status is DeliveryResult.FAILED for item in self.digest),
         }
 
 
@@ -239,6 +248,7 @@ def run_escalation(deps: EscalationDeps, *, dry_run: bool) -> EscalationReport:
         try:
             _Applier(deps, cases.extras, report).apply(plan)
             _send_alerts(deps, report)
+            report.digest = _send_due_digest(deps, cases, now)
         except Exception as exc:  # noqa: BLE001 - recorded on the run, then re-raised
             error = exc
         report.calls = _delta(deps.gateway.calls, before)
@@ -799,24 +809,46 @@ def _send_alerts(deps: EscalationDeps, report: EscalationReport) -> None:
 def send_escalation_digest(
     deps: EscalationDeps, *, on: date | None = None
 ) -> list[DeliveryOutcome]:
-    """The daily digest: every Case past a threshold now, per recipient, once per day.
+    """The daily digest now (``sfsync escalate --digest``): every stale Case, per recipient.
 
-    Each Case is listed at the highest level it has crossed, whether or not its escalation has
-    been applied yet. Delivery de-duplicates by recipient and date.
+    The operator asked for it, so it goes whatever the hour; the scheduled digest is sent by
+    :func:`run_escalation` once ``alerts.routing.digest_time`` has passed. Delivery
+    de-duplicates by recipient and date, so either way a recipient gets one digest a day.
     """
     if deps.dispatcher is None:
-        raise ConfigError(
-            "no alert channel is configured; set alerts.smtp.host or a Slack/Teams webhook"
-        )
+        raise ConfigError(f"no alert channel is configured; {CONFIGURE_ALERTS}")
     now = deps.clock.now()
     cases = read_open_cases(deps.gateway, deps.sessions)
+    return deps.dispatcher.send_digest(digest_alerts(deps, cases, now), on or now.date())
+
+
+def digest_alerts(deps: EscalationDeps, cases: OpenCases, now: datetime) -> list[StaleCaseAlert]:
+    """Every Case past a threshold at ``now``, at the highest level it has crossed.
+
+    Applied or not, escalated by hand or not: the digest is the day's list of stale Cases.
+    """
     facts = [replace(item, is_escalated=False) for item in cases.facts]
     plan = plan_escalations(facts, frozenset(), now, deps.policy)
-    alerts = [
+    return [
         stale_alert(item, cases.extras.get(item.case_id), deps.instance_url)
         for item in plan.escalations
     ]
-    return deps.dispatcher.send_digest(alerts, on or now.date())
+
+
+def _send_due_digest(
+    deps: EscalationDeps, cases: OpenCases, now: datetime
+) -> list[DeliveryOutcome]:
+    """The scheduled digest: sent by the first run after ``digest_time`` each day (UTC).
+
+    Later runs the same day find every recipient's digest already delivered (the delivery key
+    holds the date) and send nothing; a failed digest is tried again by the next run.
+    """
+    if deps.dispatcher is None or deps.digest_routing is None:
+        return []
+    day = digest_date_due(now, deps.digest_routing)
+    if day is None:
+        return []
+    return deps.dispatcher.send_digest(digest_alerts(deps, cases, now), day)
 
 
 # --------------------------------------------------------------------------------------------
@@ -853,6 +885,7 @@ def open_escalation(
                 clock=clock,
                 dispatcher=dispatcher,
                 instance_url=gateway.instance_url,
+                digest_routing=routing,
             )
 
 

@@ -187,6 +187,8 @@ class EscalationHarness:
     smtp_port: int | None = None
     slack_url: str | None = None
     teams_url: str | None = None
+    #: Let runs send the scheduled digest (``routing.digest_time``), as the CLI and job do.
+    scheduled_digest: bool = False
     gateways: list[SimpleSalesforceGateway] = field(default_factory=list)
     accounts: int = 0
 
@@ -310,6 +312,7 @@ class EscalationHarness:
             dispatcher=dispatcher,
             instance_url=self.server.url,
             holder=holder,
+            digest_routing=self.routing if self.scheduled_digest else None,
         )
 
     def run(self, *, dry_run: bool = False) -> EscalationReport:
