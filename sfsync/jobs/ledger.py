@@ -63,9 +63,9 @@ def schedule_key(job: str, source: str, window: datetime) -> str:
     return f"{job}:{source}:{window_text(window)}"
 
 
-def shard_key(source: str, window: datetime, shard: Shard) -> str:
-    """The unique key of one shard of one cycle."""
-    return f"{schedule_key('cycle', source, window)}:shard:{shard.label}"
+def shard_key(source: str, window: datetime, shard: Shard, job: str = "cycle") -> str:
+    """The unique key of one shard of one cycle (or of the shard run ``job`` asked for)."""
+    return f"{schedule_key(job, source, window)}:shard:{shard.label}"
 
 
 def claim_scheduled(
@@ -133,10 +133,16 @@ def claim_run(
 
 
 def claim_shard(
-    session: Session, *, source: str, window: datetime, shard: Shard, now: datetime
+    session: Session,
+    *,
+    source: str,
+    window: datetime,
+    shard: Shard,
+    now: datetime,
+    job: str = "cycle",
 ) -> ShardClaim | None:
-    """Claim a shard of a cycle (see :func:`claim_run`)."""
-    key = shard_key(source, window, shard)
+    """Claim a shard of a cycle, or of the ``job`` that sent it (see :func:`claim_run`)."""
+    key = shard_key(source, window, shard, job)
     return claim_run(session, kind=SHARD_KIND, key=key, source=source, now=now)
 
 

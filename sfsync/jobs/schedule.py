@@ -21,6 +21,7 @@ SHARD_TASK = "sfsync.cycle_shard"
 RECONCILE_TASK = "sfsync.reconcile"
 WRITEBACK_TASK = "sfsync.writeback"
 ESCALATION_TASK = "sfsync.escalation"
+PROMISE_CHECKS_TASK = "sfsync.promise_checks"
 
 
 def periodic_intervals(settings: Settings, jobs: JobsSettings) -> dict[str, int]:
@@ -29,6 +30,8 @@ def periodic_intervals(settings: Settings, jobs: JobsSettings) -> dict[str, int]
         CYCLE_TASK: settings.sync.interval_seconds,
         WRITEBACK_TASK: jobs.writeback_interval_seconds,
         ESCALATION_TASK: jobs.escalation_interval_seconds,
+        # Promises are recorded by the writeback, so they are checked at its cadence.
+        PROMISE_CHECKS_TASK: jobs.writeback_interval_seconds,
         RECONCILE_TASK: jobs.reconcile_interval_seconds,
     }
 

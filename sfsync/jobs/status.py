@@ -71,6 +71,7 @@ class StatusReport:
     budget: ApiBudget | None
     alert_problems: tuple[str, ...]
     escalation_problems: tuple[str, ...] = ()
+    escalations_without_alerts: int = 0
 
 
 def last_runs(session: Session) -> tuple[RunLine, ...]:
@@ -158,9 +159,10 @@ def _shard_args(task: str, envelopes: Iterable[object]) -> Iterable[tuple[str, i
         if not isinstance(envelope, dict) or envelope.get("headers", {}).get("task") != task:
             continue
         try:
-            args = json.loads(base64.b64decode(envelope["body"]))[0]
-            yield str(args[0]), int(args[1]), int(args[2])
-        except (KeyError, ValueError, IndexError, TypeError):
+            args, kwargs, _ = json.loads(base64.b64decode(envelope["body"]))
+            if kwargs.get("job", "cycle") == "cycle":  # the cycle's, not the promise checks'
+                yield str(args[0]), int(args[1]), int(args[2])
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError):
             continue
 
 
@@ -186,6 +188,13 @@ def unfinished_escalations(session: Session, limit: int = 20) -> tuple[str, ...]
     )
 
 
+def unalerted_escalations(session: Session) -> int:
+    """Escalations applied while no alert channel was configured (their managers never told)."""
+    from sfsync.store.escalations import escalations_without_alerts  # noqa: PLC0415
+
+    return escalations_without_alerts(session)
+
+
 def collect_status(session: Session, redis_url: str | None, now: datetime) -> StatusReport:
     """Gather the status report (reads only)."""
     return StatusReport(
@@ -195,6 +204,7 @@ def collect_status(session: Session, redis_url: str | None, now: datetime) -> St
         budget=last_budget(session),
         alert_problems=alert_problems(session, now),
         escalation_problems=unfinished_escalations(session),
+        escalations_without_alerts=unalerted_escalations(session),
     )
 
 
@@ -221,6 +231,11 @@ def render_status(report: StatusReport) -> list[str]:
     if report.escalation_problems:
         lines.append("Escalations left unfinished:")
         lines.extend(f"  {line}" for line in report.escalation_problems)
+    if report.escalations_without_alerts:
+        lines.append(
+            f"Escalations without alerts: {report.escalations_without_alerts} — configure "
+            "alerts.smtp/slack/teams"
+        )
     if report.alert_problems:
         lines.append("Alert delivery problems:")
         lines.extend(f"  {line}" for line in report.alert_problems)

@@ -16,6 +16,7 @@ from sfsync.jobs.runtime import runtime
 from sfsync.jobs.schedule import (
     CYCLE_TASK,
     ESCALATION_TASK,
+    PROMISE_CHECKS_TASK,
     RECONCILE_TASK,
     SHARD_TASK,
     WRITEBACK_TASK,
@@ -23,8 +24,13 @@ from sfsync.jobs.schedule import (
 from sfsync.jobs.shards import Shard
 from sfsync.jobs.status import queued_shard_messages
 from sfsync.jobs.work import (
+    CYCLE_JOB,
+    PROMISE_CHECKS_JOB,
+    SHARD_JOBS,
     JobResult,
     ShardResult,
+    current_shard_count,
+    promise_shards,
     reconcile,
     run_exclusive,
     start_cycle,
@@ -35,9 +41,10 @@ from sfsync.logs import get_logger
 _log = get_logger(__name__)
 
 
-def send_shard(window: datetime, shard: Shard) -> None:
-    """Queue the shard task of ``window``."""
-    app.send_task(SHARD_TASK, args=[window_text(window), shard.index, shard.count])
+def send_shard(window: datetime, shard: Shard, job: str = CYCLE_JOB) -> None:
+    """Queue the shard task of ``window`` (of the cycle, or of the ``job`` that needs it)."""
+    kwargs = {} if job == CYCLE_JOB else {"job": job}
+    app.send_task(SHARD_TASK, args=[window_text(window), shard.index, shard.count], kwargs=kwargs)
 
 
 def send_cycle(window: datetime | None = None) -> None:
@@ -64,8 +71,14 @@ def cycle(self: Any, window: str | None = None) -> int:
 
 
 @house_task(SHARD_TASK)
-def cycle_shard(self: Any, window: str, index: int, count: int) -> str:
-    """Sync one shard of one cycle as its only writer; retry later while the shard is busy."""
+def cycle_shard(self: Any, window: str, index: int, count: int, job: str = CYCLE_JOB) -> str:
+    """Sync one shard of one cycle as its only writer; retry later while the shard is busy.
+
+    ``job`` is ``promise_checks`` when the promise checks sent it: the same shard cycle, claimed
+    under that job's window so it runs even if the cycle's shard already ran in the window.
+    """
+    if job not in SHARD_JOBS:
+        raise ValueError(f"a shard run is sent by one of {sorted(SHARD_JOBS)}, not {job!r}")
     rt = runtime()
     shard = Shard(index, count)
     moment = parse_window(window)
@@ -80,13 +93,17 @@ def cycle_shard(self: Any, window: str, index: int, count: int) -> str:
         worker=rt.worker_name,
         lease_ttl=timedelta(seconds=rt.jobs.lease_ttl_seconds),
         configured_count=rt.jobs.shards,
+        job=job,
     )
     if outcome.result is ShardResult.BUSY:
         raise self.retry(countdown=rt.jobs.lease_retry_seconds, max_retries=rt.jobs.lease_retry_max)
     if outcome.result is ShardResult.DROPPED:
         return outcome.result.value
-    with rt.sessions() as session:
-        close_finished_tick(session, source=rt.deps.source.name, window=moment, now=rt.clock.now())
+    if job == CYCLE_JOB:
+        with rt.sessions() as session:
+            close_finished_tick(
+                session, source=rt.deps.source.name, window=moment, now=rt.clock.now()
+            )
     crashpoint(AFTER_COMMIT)
     return outcome.result.value
 
@@ -144,6 +161,48 @@ def writeback(self: Any, window: str | None = None) -> str:
     )
     if outcome.result is ShardResult.BUSY:
         raise self.retry(countdown=rt.jobs.lease_retry_seconds, max_retries=rt.jobs.lease_retry_max)
+    crashpoint(AFTER_COMMIT)
+    return outcome.result.value
+
+
+@house_task(PROMISE_CHECKS_TASK)
+def promise_checks(self: Any, window: str | None = None) -> str:
+    """Send a shard run, now, for each shard with a promise due for judgement (once per window).
+
+    Judging stays with the shard's one writer (a verdict changes the Case and may create the
+    follow-up Task); this task only finds, in the store, the promises whose date plus grace
+    passed and makes their shards run without waiting for the next cycle.
+    """
+    rt = runtime()
+    moment = _window_of(window, rt.jobs.writeback_interval_seconds)
+    source = rt.deps.source.name
+
+    def body() -> JobResult:
+        with rt.sessions() as session:
+            count = current_shard_count(session, source, rt.jobs.shards) or rt.jobs.shards
+            shards = promise_shards(
+                session,
+                source=source,
+                today=rt.clock.now().date(),
+                grace_days=rt.deps.policy.promises.grace_days,
+                count=count,
+            )
+        for shard in shards:
+            send_shard(moment, shard, job=PROMISE_CHECKS_JOB)
+        _log.info("promise_shards_sent", shards=[shard.label for shard in shards])
+        return JobResult(succeeded=True, counts={"shards_sent": len(shards)})
+
+    outcome = run_exclusive(
+        rt.sessions,
+        rt.clock,
+        job=PROMISE_CHECKS_JOB,
+        source=source,
+        window=moment,
+        holder=str(self.request.id),
+        lease_keys=[],
+        lease_ttl=timedelta(seconds=rt.jobs.lease_ttl_seconds),
+        body=body,
+    )
     crashpoint(AFTER_COMMIT)
     return outcome.result.value
 

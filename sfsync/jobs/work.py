@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -35,9 +35,10 @@ from sfsync.jobs.ledger import (
     window_text,
 )
 from sfsync.jobs.locks import exclusive
-from sfsync.jobs.shards import Shard
+from sfsync.jobs.shards import Shard, shard_of
 from sfsync.logs import get_logger
 from sfsync.store.models import AccountLease, RunStatus
+from sfsync.store.repositories import promises_due
 from sfsync.sync import CycleDeps, CycleReport, run_cycle
 
 _log = get_logger(__name__)
@@ -50,6 +51,10 @@ EnqueueCycle = Callable[[datetime], None]
 #: ``(window text, index, count)``; None when Redis cannot be read.
 QueuedShards = Callable[[], "set[tuple[str, int, int]] | None"]
 Sessions = sessionmaker[Session]
+#: The job of a shard run sent by the cycle; ``promise_checks`` sends its own shard runs.
+CYCLE_JOB = "cycle"
+PROMISE_CHECKS_JOB = "promise_checks"
+SHARD_JOBS = frozenset({CYCLE_JOB, PROMISE_CHECKS_JOB})
 
 
 def start_cycle(
@@ -115,6 +120,7 @@ def sync_shard(
     worker: str,
     lease_ttl: timedelta,
     configured_count: int | None = None,
+    job: str = CYCLE_JOB,
 ) -> ShardOutcome:
     """Run the cycle for one shard, as its only writer.
 
@@ -145,7 +151,28 @@ def sync_shard(
             )
         if conflict is not None:
             return ShardOutcome(conflict)
-        return _run_shard(deps, window=window, shard=shard, holder=holder, worker=worker)
+        return _run_shard(deps, window=window, shard=shard, holder=holder, worker=worker, job=job)
+
+
+def current_shard_count(session: Session, source: str, configured: int | None) -> int | None:
+    """The shard count of the latest dispatched cycle (``configured`` before any cycle)."""
+    tick = latest_tick(session, source)
+    return int(tick.counts.get("shards", 0)) if tick is not None else configured
+
+
+def promise_shards(
+    session: Session, *, source: str, today: date, grace_days: int, count: int
+) -> list[Shard]:
+    """The shards of the customers whose pending promise is due for judgement (its date plus
+    ``grace_days`` has passed): the same test the shard's read-back uses to judge it."""
+    due_by = today - timedelta(days=grace_days + 1)
+    prefix = f"{source}:"
+    customers = {
+        promise.customer_id
+        for promise in promises_due(session, due_by)
+        if promise.case_key.startswith(prefix)
+    }
+    return [Shard(index, count) for index in sorted({shard_of(c, count) for c in customers})]
 
 
 def writer_conflict(
@@ -168,8 +195,7 @@ def writer_conflict(
       wait for it. Both sides check *after* taking their own lease, so at least one sees the
       other.
     """
-    tick = latest_tick(session, source)
-    current = int(tick.counts.get("shards", 0)) if tick is not None else configured_count
+    current = current_shard_count(session, source, configured_count)
     if current is not None and current != shard.count:
         _log.warning("shard_count_changed", shard=shard.label, current=current)
         return ShardResult.DROPPED
@@ -187,12 +213,17 @@ def writer_conflict(
 
 
 def _run_shard(
-    deps: CycleDeps, *, window: datetime, shard: Shard, holder: str, worker: str
+    deps: CycleDeps, *, window: datetime, shard: Shard, holder: str, worker: str, job: str
 ) -> ShardOutcome:
     """Steps 2 and 3 of :func:`sync_shard`, under the shard's lease."""
     with deps.sessions() as session:
         claim = claim_shard(
-            session, source=deps.source.name, window=window, shard=shard, now=deps.clock.now()
+            session,
+            source=deps.source.name,
+            window=window,
+            shard=shard,
+            now=deps.clock.now(),
+            job=job,
         )
     if claim is None:
         _log.info("shard_already_done", shard=shard.label, window=window_text(window))
@@ -317,8 +348,9 @@ def _collections_cycle(deps: CycleDeps, shard: Shard) -> tuple[CycleReport, dict
     """The shard's cycle as ``sfsync run`` does it: seen through what reps did (promises due are
     judged, outcomes and disputes overlaid), then the shard's dispute Cases.
 
-    Promise checks happen here, not in a task of their own: a verdict changes the Case and may
-    create a Task, so it must be written by the shard's one writer.
+    Promises are judged here, by the shard's one writer (a verdict changes the Case and may
+    create a Task); the ``sfsync.promise_checks`` task only makes the shards with a promise due
+    run now (:func:`promise_shards`).
     """
     from sfsync.disputes import apply_dispute_cases  # noqa: PLC0415 - heavy, workers only
     from sfsync.writeback import with_read_back  # noqa: PLC0415

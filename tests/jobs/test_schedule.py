@@ -14,6 +14,7 @@ from sfsync.jobs.ledger import parse_window, schedule_key, shard_key, window_sta
 from sfsync.jobs.schedule import (
     CYCLE_TASK,
     ESCALATION_TASK,
+    PROMISE_CHECKS_TASK,
     RECONCILE_TASK,
     SHARD_TASK,
     WRITEBACK_TASK,
@@ -118,7 +119,14 @@ def test_celery_options_are_the_house_options() -> None:
 def test_every_task_is_a_house_task_under_its_stable_name() -> None:
     from sfsync.jobs import app  # noqa: PLC0415 - registers the tasks
 
-    names = (CYCLE_TASK, SHARD_TASK, RECONCILE_TASK, WRITEBACK_TASK, ESCALATION_TASK)
+    names = (
+        CYCLE_TASK,
+        SHARD_TASK,
+        RECONCILE_TASK,
+        WRITEBACK_TASK,
+        ESCALATION_TASK,
+        PROMISE_CHECKS_TASK,
+    )
     registered = {name for name in app.tasks if name.startswith("sfsync.")}
 
     assert registered == set(names)
