@@ -205,9 +205,15 @@ def run_cycle(
     full: bool = False,
     part: CyclePart | None = None,
     on_progress: ProgressCallback | None = None,
+    on_finished: Callable[[CycleReport], None] | None = None,
 ) -> CycleReport:
     """Run one cycle (see the module docstring); ``full`` re-plans every open customer, as the
     first cycle of each day does anyway.
+
+    ``on_finished`` gets the report (even of a failed cycle, before the error is re-raised)
+    instead of the cycle logging ``sync_run_finished`` itself: a caller whose run goes on after
+    the cycle (the collections job) logs the one canonical line with the whole run's calls
+    (:func:`log_run_finished`); the cycle's own figures then go to a debug ``cycle_finished``.
 
     ``part`` limits the cycle to the customers it includes (one shard's writer), reading and
     advancing its own watermark stream and recovering only its own Tasks in doubt.
@@ -233,7 +239,11 @@ def run_cycle(
         except Exception as exc:  # noqa: BLE001 - recorded on the run, then re-raised below
             error = exc
         report = cycle.commit(calls_before, time.perf_counter() - tick, error)
-        _log_finished(report)
+        if on_finished is None:
+            log_run_finished(report)
+        else:
+            _log.debug("cycle_finished", **_finished_fields(report))
+            on_finished(report)
         if error is not None:
             raise error
         return report
@@ -1106,8 +1116,29 @@ def _error_text(error: BaseException | None, status: str) -> str | None:
     return None
 
 
-def _log_finished(report: CycleReport) -> None:
-    """The one canonical line per run."""
+def log_run_finished(
+    report: CycleReport, *, other_calls: Mapping[str, CallCounts] | None = None
+) -> None:
+    """The one canonical ``sync_run_finished`` line per run.
+
+    ``other_calls`` are the Salesforce calls the run spent outside the cycle, by phase (the
+    writeback, the dispute Cases): added to ``api_reads|writes|auth`` so the line carries the
+    whole run's calls (``api_calls`` their sum), each phase's total kept as ``api_calls_<phase>``.
+    """
+    fields = _finished_fields(report)
+    if other_calls:
+        total = report.calls
+        fields["api_calls_cycle"] = report.calls.total
+        for phase, calls in other_calls.items():
+            fields[f"api_calls_{phase}"] = calls.total
+            total = _plus(total, calls)
+        fields.update(api_reads=total.read, api_writes=total.write, api_auth=total.auth)
+    fields["api_calls"] = fields["api_reads"] + fields["api_writes"] + fields["api_auth"]
+    _log.info("sync_run_finished", **fields)
+
+
+def _finished_fields(report: CycleReport) -> dict[str, Any]:
+    """The cycle's fields of the canonical line."""
     counts = report.counts
     fields: dict[str, Any] = {
         "run_id": report.run_id,
@@ -1123,7 +1154,7 @@ def _log_finished(report: CycleReport) -> None:
     }
     if report.error:
         fields["error"] = report.error
-    _log.info("sync_run_finished", **fields)
+    return fields
 
 
 #: The counts of the summary table and the canonical log line, in display order.
@@ -1152,5 +1183,6 @@ __all__ = [
     "CyclePart",
     "CycleReport",
     "ProgressCallback",
+    "log_run_finished",
     "run_cycle",
 ]

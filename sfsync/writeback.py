@@ -80,6 +80,7 @@ from sfsync.sync import (
     CyclePart,
     CycleReport,
     ProgressCallback,
+    log_run_finished,
     run_cycle,
 )
 from sfsync.syncview import print_report
@@ -221,7 +222,7 @@ def run_writeback(deps: CycleDeps) -> WritebackReport:
                 error=None if error is None else f"{type(error).__name__}: {error}",
             )
             session.commit()
-        _log.info(
+        _log.debug(
             "writeback_finished",
             run_id=run_id,
             source=source,
@@ -535,11 +536,34 @@ def run_collections(
     on_progress: ProgressCallback | None = None,
     dispute_queue: str | None = None,
 ) -> CollectionsReport:
-    """Writeback, then one cycle that plans what reps did, then the dispute Cases."""
+    """Writeback, then one cycle that plans what reps did, then the dispute Cases.
+
+    The run logs one canonical ``sync_run_finished`` at its end (or when the cycle fails),
+    carrying every Salesforce call of the run: the writeback's, the cycle's (with the process's
+    setup calls on its first run) and the dispute Cases'; the phases' own lines are debug detail.
+    """
     writeback = run_writeback(deps)
     cycle_deps, overlay = with_read_back(deps, extra_customers=writeback.customers)
-    cycle = run_cycle(cycle_deps, full=full, on_progress=on_progress)
-    cases = apply_dispute_cases(deps, overlay.dispute_ledgers, queue=dispute_queue)
+    finished: list[CycleReport] = []
+    try:
+        cycle = run_cycle(
+            cycle_deps, full=full, on_progress=on_progress, on_finished=finished.append
+        )
+    except Exception:
+        for report in finished:
+            log_run_finished(report, other_calls={"writeback": writeback.calls})
+        raise
+    before = deps.gateway.calls
+    try:
+        cases = apply_dispute_cases(deps, overlay.dispute_ledgers, queue=dispute_queue)
+    finally:
+        log_run_finished(
+            cycle,
+            other_calls={
+                "writeback": writeback.calls,
+                "disputes": _delta(deps.gateway.calls, before),
+            },
+        )
     return CollectionsReport(writeback, cycle, list(overlay.verdicts), cases)
 
 
