@@ -82,6 +82,7 @@ from sfsync.store.escalations import (
     alerts_due,
     claim_escalation,
     escalations_for_cases,
+    escalations_without_alerts,
     mark_escalation_applied,
     mark_escalation_sent,
     record_alert_result,
@@ -185,6 +186,8 @@ class EscalationReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     alerts: list[DeliveryOutcome] = field(default_factory=list)
     digest: list[DeliveryOutcome] = field(default_factory=list)
+    #: With no alert channel: applied escalations whose managers were never alerted.
+    alerts_unconfigured: int = 0
     calls: CallCounts = field(default_factory=CallCounts)
     run_id: int | None = None
     stopped_budget: bool = False
@@ -789,8 +792,21 @@ def alert_from_payload(payload: Mapping[str, Any]) -> StaleCaseAlert:
 
 
 def _send_alerts(deps: EscalationDeps, report: EscalationReport) -> None:
-    """Send every escalation alert still due: this run's and those earlier runs failed to send."""
+    """Send every escalation alert still due: this run's and those earlier runs failed to send.
+
+    With no channel configured the alerts wait on their rows (a channel configured later sends
+    them); the run says so once, and ``sfsync status`` counts them.
+    """
     if deps.dispatcher is None:
+        with deps.sessions() as session:
+            waiting = escalations_without_alerts(session)
+        report.alerts_unconfigured = waiting
+        _log.warning(
+            "alerts_not_configured",
+            escalations_without_alerts=waiting,
+            escalated_now=len(report.escalated),
+            fix=CONFIGURE_ALERTS,
+        )
         return
     with deps.sessions() as session:
         due = alerts_due(session, max_runs=MAX_ALERT_RUNS)
@@ -922,6 +938,10 @@ def print_report(report: EscalationReport, stream: TextIO | None = None) -> None
     if report.dry_run:
         return
     console.print(", ".join(f"{name} {value}" for name, value in report.counts.items()))
+    if report.alerts_unconfigured:
+        console.print(
+            f"escalations without alerts: {report.alerts_unconfigured} — {CONFIGURE_ALERTS}"
+        )
     for key, message in report.failed:
         console.print(f"failed {key}: {message}")
     for outcome in report.alerts:

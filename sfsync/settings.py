@@ -1151,4 +1151,33 @@ def run_config_check(config: Path | None) -> int:
     Console(highlight=False, soft_wrap=True).print(
         Text(f"config OK ({', '.join(str(path) for path in checked)})", "green")
     )
+    warnings = Console(stderr=True, highlight=False, soft_wrap=True)
+    for warning in alerts_warnings(config_path):
+        warnings.print(Text(f"warning: {warning}", "yellow"))
     return 0
+
+
+def alerts_warnings(config_path: Path) -> list[str]:
+    """What ``config check`` warns about (not a failure): escalations nobody would hear of.
+
+    policy.yaml always has escalation levels; with no alert channel they still run, but no
+    manager is ever alerted, which should be a choice and not a surprise.
+    """
+    from sfsync.policy import Policy  # noqa: PLC0415 - as in _check_policy
+
+    settings, _ = _load(config_path)
+    document = read_yaml_document(policy_path_for(config_path), [])
+    if settings is None or document is None:
+        return []
+    alerts = settings.alerts
+    channels = (alerts.smtp.host, alerts.slack.webhook_url, alerts.teams.webhook_url)
+    levels = Policy.model_validate(document.data).escalation.levels
+    if not levels or any(channel is not None for channel in channels):
+        return []
+    names = ", ".join(level.name for level in levels)
+    warning = (
+        f"escalation levels ({names}) are set in policy.yaml but no alert channel is "
+        "configured: Cases will be escalated and no manager alerted; configure "
+        "alerts.smtp/slack/teams (docs/alerts.md)"
+    )
+    return [warning]

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, and_, or_, select, update
+from sqlalchemy import JSON, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sfsync.store.models import KEY_LENGTH, SALESFORCE_ID_LENGTH, Base, enum_column
@@ -262,6 +262,25 @@ def record_alert_result(session: Session, key: str, *, sent: bool, at: datetime)
         alert_state=AlertState.SENT if sent else AlertState.FAILED,
         alert_runs=EscalationRecord.alert_runs + 1,
     )
+
+
+def escalations_without_alerts(session: Session) -> int:
+    """Applied escalations whose alert no run has tried: they ran with no alert channel.
+
+    A run with a channel tries every due alert (``alert_runs`` goes up), so what is left at
+    zero here are the managers never told; ``sfsync status`` counts them.
+    """
+    statement = (
+        select(func.count())
+        .select_from(EscalationRecord)
+        .where(
+            EscalationRecord.state == EscalationState.APPLIED,
+            EscalationRecord.alert.is_not(None),
+            EscalationRecord.alert_state == AlertState.PENDING,
+            EscalationRecord.alert_runs == 0,
+        )
+    )
+    return int(session.scalar(statement) or 0)
 
 
 def escalation_problems(session: Session) -> list[EscalationRecord]:
