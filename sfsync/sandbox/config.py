@@ -32,6 +32,10 @@ class OrgConfig:
     org_name: str = "sfsync Local Org"
     jwt_cert: str | None = None
     """An admin's own connected-app certificate file; None trusts the data dir's jwt-cert.pem."""
+    case_statuses: list[dict[str, Any]] | None = None
+    """The Case statuses to seed a new org with, in order: ``{"label": "Resolved", "closed":
+    true, "default": false}``; None seeds New, Working, Escalated and Closed. Real orgs name
+    their closed status as they like, so tests can give this org another one."""
 
     def with_overrides(self, **overrides: Any) -> OrgConfig:
         """A copy with the given values replaced (None means keep)."""

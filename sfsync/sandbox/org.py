@@ -35,7 +35,7 @@ from sfsync.sandbox.query import CursorCache
 from sfsync.sandbox.records import OrgRules, RecordWriter
 from sfsync.sandbox.routes import match_route
 from sfsync.sandbox.schema import Schema
-from sfsync.sandbox.seed import is_seeded, seed_org
+from sfsync.sandbox.seed import case_status_values, is_seeded, seed_org
 from sfsync.sandbox.soap import soap_credentials, soap_fault, soap_login_response
 from sfsync.sandbox.storage import OrgStore
 from sfsync.sandbox.values import parse_datetime
@@ -68,6 +68,7 @@ class LocalOrg:
         self.config: OrgConfig = load_or_create_config(data_dir).with_overrides(
             **(config_overrides or {})
         )
+        case_statuses = case_status_values(self.config.case_statuses)  # checked before opening
         self.certificates: OrgCertificates = ensure_certificates(
             data_dir,
             self.clock.now(),
@@ -78,7 +79,12 @@ class LocalOrg:
         self.store = OrgStore(data_dir / "org.sqlite3", schema)
         if not is_seeded(self.store):
             seed_org(
-                self.store, self.rules, self.clock.now(), self.config.org_name, self.config.username
+                self.store,
+                self.rules,
+                self.clock.now(),
+                self.config.org_name,
+                self.config.username,
+                case_statuses=case_statuses,
             )
         self.org_id: str = self.store.records("Organization", include_deleted=True)[0]["Id"]
         users = self.store.find("User", "Username", self.config.username)

@@ -5,9 +5,11 @@ status meanings and default business hours. Accounts and the rest come through t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sfsync.errors import ConfigError
 from sfsync.sandbox.ids import make_id
 from sfsync.sandbox.orgclock import format_datetime
 from sfsync.sandbox.records import OrgRules
@@ -19,6 +21,9 @@ CASE_STATUSES = (
     ("Escalated", False, False),
     ("Closed", True, False),
 )
+#: One status: its label (also its API name), whether it closes the record, whether it is the
+#: default.
+StatusValue = tuple[str, bool, bool]
 TASK_STATUSES = (
     ("Not Started", False, True),
     ("In Progress", False, False),
@@ -38,11 +43,49 @@ REPS = (("Riley", "Rep", "riley.rep@sfsync.local"), ("Casey", "Rep", "casey.rep@
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
 
+def case_status_values(configured: Sequence[Mapping[str, Any]] | None) -> tuple[StatusValue, ...]:
+    """``org.json``'s ``case_statuses`` as seed rows (the standard four when not configured).
+
+    Checked like Salesforce's Setup does: every label distinct and non-empty, at least one
+    closed status (a Case could never close otherwise), exactly one default.
+    """
+    if configured is None:
+        return CASE_STATUSES
+    values: list[StatusValue] = []
+    for entry in configured:
+        label = entry.get("label")
+        closed = entry.get("closed", False)
+        default = entry.get("default", False)
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(f"org.json case_statuses: {entry!r} needs a non-empty label")
+        if not isinstance(closed, bool) or not isinstance(default, bool):
+            raise ConfigError(
+                f"org.json case_statuses: {label!r}: closed and default are true/false"
+            )
+        values.append((label.strip(), closed, default))
+    labels = [label for label, _, _ in values]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"org.json case_statuses: labels repeat: {labels}")
+    if not any(closed for _, closed, _ in values):
+        raise ConfigError("org.json case_statuses: at least one status must be closed")
+    if sum(default for _, _, default in values) != 1:
+        raise ConfigError("org.json case_statuses: exactly one status must be the default")
+    return tuple(values)
+
+
 def is_seeded(store: OrgStore) -> bool:
     return bool(store.records("Organization", include_deleted=True))
 
 
-def seed_org(store: OrgStore, rules: OrgRules, now: datetime, org_name: str, username: str) -> None:
+def seed_org(
+    store: OrgStore,
+    rules: OrgRules,
+    now: datetime,
+    org_name: str,
+    username: str,
+    *,
+    case_statuses: Sequence[StatusValue] = CASE_STATUSES,
+) -> None:
     """Write the seed rows in one transaction (only into an empty org)."""
     stamp = format_datetime(now)
     with store.transaction() as txn:
@@ -129,7 +172,7 @@ def seed_org(store: OrgStore, rules: OrgRules, now: datetime, org_name: str, use
             )
         for name, developer_name in QUEUES:
             put("Group", "00G", {"Name": name, "DeveloperName": developer_name, "Type": "Queue"})
-        for sobject, statuses in (("CaseStatus", CASE_STATUSES), ("TaskStatus", TASK_STATUSES)):
+        for sobject, statuses in (("CaseStatus", case_statuses), ("TaskStatus", TASK_STATUSES)):
             for order, (label, closed, default) in enumerate(statuses, start=1):
                 put(
                     sobject,
