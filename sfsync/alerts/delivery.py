@@ -13,7 +13,9 @@ each (recipient, date) — is one *delivery* with a key in the ``alert_deliverie
    deliveries, and a failed key is claimed again by a later run.
 
 Routing problems (owner left, unknown manager, nobody to send to) are logged and recorded as
-well, so ``sfsync status`` (:func:`sfsync.store.alerts.delivery_problems`) shows them.
+well, so ``sfsync status`` (:func:`sfsync.store.alerts.delivery_problems`) shows them. When a
+later dispatch routes the same Case and threshold without a problem and delivers it, those
+problems are closed (``alert_routing_problem_closed``), so old noise does not pile up.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sfsync.logs import get_logger
 from sfsync.store.alerts import (
     DeliveryValues,
     claim_delivery,
+    close_routing_problems,
     delivery_key,
     mark_delivery_failed,
     mark_delivery_sent,
@@ -161,6 +164,7 @@ class AlertDispatcher:
             if route.problem is not None:
                 self._record_problem(route.problem)
             message = AlertMessage(AlertMode.IMMEDIATE, (alert,))
+            delivered = False
             for recipient in route.recipients:
                 values = DeliveryValues(
                     key=delivery_key(
@@ -177,7 +181,11 @@ class AlertDispatcher:
                     case_number=alert.case_number,
                     threshold=alert.threshold,
                 )
-                outcomes.append(self._deliver(values, recipient, message))
+                outcome = self._deliver(values, recipient, message)
+                delivered = delivered or outcome.status is DeliveryResult.SENT
+                outcomes.append(outcome)
+            if route.problem is None and delivered:
+                self._close_problems(alert)
         _log_summary(AlertMode.IMMEDIATE, outcomes)
         return outcomes
 
@@ -290,6 +298,21 @@ class AlertDispatcher:
             session.commit()
 
     # --- routing problems ---------------------------------------------------------------------
+
+    def _close_problems(self, alert: StaleCaseAlert) -> None:
+        """Routed cleanly and delivered: earlier routing problems of this alert are over."""
+        with self._sessions() as session:
+            closed = close_routing_problems(
+                session, alert.case_id, alert.threshold, at=self._clock.now()
+            )
+            session.commit()
+        if closed:
+            _log.info(
+                "alert_routing_problem_closed",
+                case=alert.case_number,
+                threshold=alert.threshold,
+                closed=closed,
+            )
 
     def _record_problem(self, problem: RoutingProblem) -> None:
         alert = problem.alert

@@ -72,6 +72,8 @@ class StatusReport:
     alert_problems: tuple[str, ...]
     escalation_problems: tuple[str, ...] = ()
     escalations_without_alerts: int = 0
+    #: Every open alert problem counted by kind (the lines above are only the newest).
+    alert_problem_counts: tuple[tuple[str, int], ...] = ()
 
 
 def last_runs(session: Session) -> tuple[RunLine, ...]:
@@ -166,12 +168,20 @@ def _shard_args(task: str, envelopes: Iterable[object]) -> Iterable[tuple[str, i
             continue
 
 
-def alert_problems(session: Session, now: datetime) -> tuple[str, ...]:
-    """Failed or stuck alert deliveries, one line each (empty if alerts are not set up)."""
+def alert_problem_counts(session: Session, now: datetime) -> tuple[tuple[str, int], ...]:
+    """Open alert problems by kind (``routing unknown_manager``, ``email failed``, ...)."""
+    from sfsync.store.alerts import problem_counts  # noqa: PLC0415 - optional part
+
+    return tuple(problem_counts(session, now=now, stuck_after=STUCK_ALERTS_AFTER).items())
+
+
+def alert_problems(session: Session, now: datetime, limit: int = 20) -> tuple[str, ...]:
+    """The newest failed or stuck alert deliveries, one line each (empty if none)."""
     from sfsync.store.alerts import delivery_problems  # noqa: PLC0415 - optional part
 
     lines = []
-    for delivery in delivery_problems(session, now=now, stuck_after=STUCK_ALERTS_AFTER, limit=20):
+    problems = delivery_problems(session, now=now, stuck_after=STUCK_ALERTS_AFTER, limit=limit)
+    for delivery in problems:
         reason = delivery.last_error or delivery.status.value
         lines.append(f"{delivery.channel} → {delivery.recipient}: {reason}")
     return tuple(lines)
@@ -205,6 +215,7 @@ def collect_status(session: Session, redis_url: str | None, now: datetime) -> St
         alert_problems=alert_problems(session, now),
         escalation_problems=unfinished_escalations(session),
         escalations_without_alerts=unalerted_escalations(session),
+        alert_problem_counts=alert_problem_counts(session, now),
     )
 
 
@@ -237,9 +248,21 @@ def render_status(report: StatusReport) -> list[str]:
             "alerts.smtp/slack/teams"
         )
     if report.alert_problems:
-        lines.append("Alert delivery problems:")
+        lines.append(_alert_problems_heading(report))
         lines.extend(f"  {line}" for line in report.alert_problems)
     return lines
+
+
+def _alert_problems_heading(report: StatusReport) -> str:
+    """With more problems than listed, the heading counts them all by kind: the newest lines
+    alone could be routing noise hiding a failing channel."""
+    counts = report.alert_problem_counts
+    total = sum(count for _, count in counts)
+    if total <= len(report.alert_problems):
+        return "Alert delivery problems:"
+    by_kind = ", ".join(f"{kind} {count}" for kind, count in counts)
+    shown = len(report.alert_problems)
+    return f"Alert delivery problems: {total} open ({by_kind}); newest {shown}:"
 
 
 def _run_lines(runs: Sequence[RunLine]) -> list[str]:

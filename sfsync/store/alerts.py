@@ -5,6 +5,10 @@ One row per delivery key — (mode, case, threshold, channel, recipient) for an 
 ``pending`` → ``sent`` or ``failed``; ``attempts`` counts every try and ``last_error`` keeps the
 latest failure. Routing problems (owner left, unknown manager) are rows on channel ``routing``
 in ``failed``, so ``sfsync status`` lists them with the failed sends (:func:`delivery_problems`).
+A routing problem is *closed* (``sent``, ``sent_at`` when it was) once a later dispatch routes
+the same Case and threshold without a problem and delivers it (:func:`close_routing_problems`);
+seen again, it opens again. ``sfsync status`` counts the open problems by kind
+(:func:`problem_counts`) besides listing the newest.
 
 Like every repository, these functions take the caller's session and never commit; the delivery
 step commits a claim *before* sending (see :mod:`sfsync.alerts.delivery`).
@@ -17,7 +21,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Date, Enum, Index, String, Text, and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Enum,
+    Index,
+    String,
+    Text,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -26,6 +43,8 @@ from sfsync.store.models import SALESFORCE_ID_LENGTH, Base
 from sfsync.store.types import UTCDateTime
 
 KEY_HASH_LENGTH = 64
+#: The channel name routing problems are recorded on.
+ROUTING_CHANNEL = "routing"
 RECIPIENT_LENGTH = 320
 _KEY_SEPARATOR = "\x1f"
 
@@ -189,19 +208,41 @@ def mark_delivery_failed(session: Session, key: str, *, error: str, at: datetime
 def record_routing_problem(
     session: Session, values: DeliveryValues, *, message: str, at: datetime
 ) -> None:
-    """Record (or refresh) a routing problem as a ``failed`` row on channel ``routing``."""
+    """Record, refresh or reopen a routing problem: a ``failed`` row on channel ``routing``."""
     row = _row_values(values, DeliveryStatus.FAILED, at) | {"last_error": message, "attempts": 1}
     statement = _insert(session).values(**row)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[AlertDelivery.key],
             set_={
+                "status": DeliveryStatus.FAILED,
+                "sent_at": None,
                 "last_error": statement.excluded.last_error,
                 "updated_at": statement.excluded.updated_at,
                 "attempts": AlertDelivery.attempts + 1,
             },
         )
     )
+
+
+def close_routing_problems(session: Session, case_id: str, threshold: str, *, at: datetime) -> int:
+    """Close the open routing problems of one Case and threshold: its alert now got through.
+
+    The row stays (``sent``, ``sent_at`` = when it was closed, ``last_error`` = what it was), so
+    the history is kept while ``sfsync status`` stops showing it. Returns how many closed.
+    """
+    result = session.execute(
+        update(AlertDelivery)
+        .where(
+            AlertDelivery.channel == ROUTING_CHANNEL,
+            AlertDelivery.case_id == case_id,
+            AlertDelivery.threshold == threshold,
+            AlertDelivery.status == DeliveryStatus.FAILED,
+        )
+        .values(status=DeliveryStatus.SENT, sent_at=at, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get_delivery(session: Session, key: str) -> AlertDelivery | None:
@@ -234,7 +275,36 @@ def delivery_problems(
     With ``now`` and ``stuck_after``, deliveries left ``pending`` longer than that (a sender
     died mid-send) are listed too: an alert is never silently dropped.
     """
-    condition = AlertDelivery.status == DeliveryStatus.FAILED
+    statement = (
+        select(AlertDelivery)
+        .where(_problem(now, stuck_after))
+        .order_by(AlertDelivery.updated_at.desc(), AlertDelivery.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(statement, execution_options={"populate_existing": True}))
+
+
+def problem_counts(
+    session: Session, *, now: datetime | None = None, stuck_after: timedelta | None = None
+) -> dict[str, int]:
+    """Every problem :func:`delivery_problems` would list, counted by kind, largest first.
+
+    A kind is ``routing <problem>`` (``routing unknown_manager``), ``<channel> failed`` or
+    ``<channel> stuck``, so a pile of routing noise cannot hide a failing channel.
+    """
+    kind = case(
+        (AlertDelivery.channel == ROUTING_CHANNEL, "routing " + AlertDelivery.mode),
+        (AlertDelivery.status == DeliveryStatus.FAILED, AlertDelivery.channel + " failed"),
+        else_=AlertDelivery.channel + " stuck",
+    )
+    statement = select(kind, func.count()).where(_problem(now, stuck_after)).group_by(kind)
+    rows = [(str(name), int(count)) for name, count in session.execute(statement)]
+    return dict(sorted(rows, key=lambda row: (-row[1], row[0])))
+
+
+def _problem(now: datetime | None, stuck_after: timedelta | None) -> ColumnElement[bool]:
+    """Failed (routing problems included), or, with ``now`` and ``stuck_after``, stuck pending."""
+    condition: ColumnElement[bool] = AlertDelivery.status == DeliveryStatus.FAILED
     if now is not None and stuck_after is not None:
         condition = or_(
             condition,
@@ -243,10 +313,4 @@ def delivery_problems(
                 AlertDelivery.updated_at < now - stuck_after,
             ),
         )
-    statement = (
-        select(AlertDelivery)
-        .where(condition)
-        .order_by(AlertDelivery.updated_at.desc(), AlertDelivery.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(statement, execution_options={"populate_existing": True}))
+    return condition

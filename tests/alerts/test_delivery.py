@@ -24,6 +24,7 @@ from sfsync.alerts.routing import AlertRouter, AlertRouting
 from sfsync.alerts.slack import SlackNotifier
 from sfsync.alerts.teams import TeamsNotifier
 from sfsync.clock import FixedClock
+from sfsync.jobs.status import alert_problem_counts, alert_problems, collect_status, render_status
 from sfsync.sandbox.certs import OrgCertificates
 from sfsync.store.alerts import AlertDelivery, DeliveryStatus, delivery_problems, list_deliveries
 from tests.alerts.conftest import (
@@ -477,3 +478,75 @@ def test_a_crashing_notifier_is_recorded_and_the_other_channels_still_send(
         [problem] = delivery_problems(session)
     assert (problem.recipient, problem.attempts) == ("teams:ar", 1)
     assert problem.last_error == "ValueError: cannot render 1 alerts for ar"
+
+
+# --- routing problems close; status counts by kind ---------------------------------------------
+
+ORPHAN_OWNER = "005000000000555AAA"
+
+
+def test_a_routing_problem_closes_when_a_later_alert_is_delivered_and_reopens(
+    dispatcher_for: DispatcherFactory, harness: Harness
+) -> None:
+    orphan = make_alert(1, owner_id=ORPHAN_OWNER, owner_username=None)
+    dispatcher_for([harness.email()], AlertRouting()).send_immediate([orphan])  # nobody to send to
+    with harness.sessions() as session:
+        [problem] = delivery_problems(session)
+    assert (problem.channel, problem.mode) == ("routing", "no_recipient")
+
+    harness.clock.advance(timedelta(hours=1))
+    fixed = AlertRouting(managers={ORPHAN_OWNER: BOSS})  # the routing map is fixed
+    with capture_logs() as logs:
+        dispatcher_for([harness.email()], fixed).send_immediate([orphan])
+
+    assert [m.envelope_to for m in harness.smtp.messages] == [[BOSS]]
+    with harness.sessions() as session:
+        assert delivery_problems(session) == []
+        [closed] = [row for row in list_deliveries(session) if row.channel == "routing"]
+    assert (closed.status, closed.sent_at) == (DeliveryStatus.SENT, harness.clock.now())
+    assert closed.last_error is not None  # what the problem was is kept
+    assert [line["event"] for line in logs if "routing_problem" in line["event"]] == [
+        "alert_routing_problem_closed"
+    ]
+
+    harness.clock.advance(timedelta(hours=1))
+    dispatcher_for([harness.email()], AlertRouting()).send_immediate([orphan])  # broken again
+    with harness.sessions() as session:
+        [reopened] = delivery_problems(session)
+    assert (reopened.mode, reopened.status) == ("no_recipient", DeliveryStatus.FAILED)
+
+
+def test_a_problem_routed_to_the_fallback_in_the_same_dispatch_stays_open(
+    dispatcher_for: DispatcherFactory, harness: Harness
+) -> None:
+    gone = make_alert(1, owner_active=False)
+
+    dispatcher_for([harness.email()], AlertRouting(fallback=[LEAD])).send_immediate([gone])
+
+    assert [m.envelope_to for m in harness.smtp.messages] == [[LEAD]]
+    with harness.sessions() as session:
+        [problem] = delivery_problems(session)
+    assert problem.mode == "owner_inactive"
+
+
+def test_status_counts_every_problem_by_kind_when_more_exist_than_are_listed(
+    dispatcher_for: DispatcherFactory, harness: Harness
+) -> None:
+    orphans = [make_alert(n, owner_id=ORPHAN_OWNER, owner_username=None) for n in range(1, 26)]
+    dispatcher_for([harness.email()], AlertRouting()).send_immediate(orphans)
+    harness.clock.advance(timedelta(minutes=1))
+    harness.smtp.unknown_recipients.add("gone@example.com")
+    dispatcher_for([harness.email()], _to("gone@example.com")).send_immediate([make_alert(30)])
+
+    now = harness.clock.now()
+    with harness.sessions() as session:
+        counts = alert_problem_counts(session, now)
+        newest = alert_problems(session, now)
+        lines = render_status(collect_status(session, None, now))
+
+    assert counts == (("routing no_recipient", 25), ("email failed", 1))
+    assert len(newest) == 20
+    assert newest[0].startswith("email → gone@example.com: PermanentError")
+    assert (
+        "Alert delivery problems: 26 open (routing no_recipient 25, email failed 1); newest 20:"
+    ) in lines

@@ -13,11 +13,13 @@ from sfsync.store.alerts import (
     DeliveryStatus,
     DeliveryValues,
     claim_delivery,
+    close_routing_problems,
     delivery_key,
     delivery_problems,
     get_delivery,
     mark_delivery_failed,
     mark_delivery_sent,
+    problem_counts,
     record_attempt,
     record_routing_problem,
 )
@@ -168,3 +170,38 @@ def test_migration_0002_matches_the_model_and_downgrades_cleanly(empty_store_url
         assert "alert_deliveries" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_problems_are_counted_by_kind_and_routing_problems_close_and_reopen(
+    any_sessions: sessionmaker[Session],
+) -> None:
+    routing = DeliveryValues(
+        key=delivery_key("routing", "500000000000002AAA", "14d", "unknown_manager"),
+        channel="routing",
+        recipient="005000000000009AAA",
+        mode="unknown_manager",
+        case_id="500000000000002AAA",
+        case_number="00001002",
+        threshold="14d",
+    )
+    failed, stuck = _values("f@example.com"), _values("p@example.com")
+    with any_sessions() as session:
+        _claim(session, stuck)
+        _claim(session, failed)
+        mark_delivery_failed(session, failed.key, error="PermanentError: 400", at=T0)
+        record_routing_problem(session, routing, message="no manager", at=T0)
+        session.commit()
+        counts = problem_counts(session, now=T0 + timedelta(hours=1), stuck_after=STALE)
+        closed = close_routing_problems(session, "500000000000002AAA", "14d", at=T0)
+        other = close_routing_problems(session, "500000000000002AAA", "30d", at=T0)
+        session.commit()
+        after_close = problem_counts(session)
+        record_routing_problem(session, routing, message="no manager again", at=T0)
+        session.commit()
+        reopened = get_delivery(session, routing.key)
+
+    assert counts == {"email failed": 1, "email stuck": 1, "routing unknown_manager": 1}
+    assert (closed, other) == (1, 0)
+    assert after_close == {"email failed": 1}
+    assert reopened is not None
+    assert (reopened.status, reopened.sent_at) == (DeliveryStatus.FAILED, None)
