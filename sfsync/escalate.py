@@ -47,8 +47,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sfsync.alerts.delivery import AlertDispatcher, DeliveryOutcome, DeliveryResult
-from sfsync.alerts.model import StaleCaseAlert
-from sfsync.alerts.routing import AlertRouting, digest_date_due
+from sfsync.alerts.model import Channel, StaleCaseAlert
+from sfsync.alerts.routing import AlertRouting, digest_date_due, parse_recipient
 from sfsync.cases import DISPUTE_CASE_SUFFIX
 from sfsync.clock import Clock
 from sfsync.domain import Outcome, OutcomeKind, Priority, Promise, PromiseStatus
@@ -60,6 +60,7 @@ from sfsync.errors import (
     SfsyncError,
 )
 from sfsync.escalation import (
+    TASK_SUBJECT_MAX_LENGTH,
     CaseLedger,
     Escalation,
     EscalationPlan,
@@ -69,6 +70,7 @@ from sfsync.escalation import (
     TaskOwner,
     describe_escalations,
     plan_escalations,
+    truncate_text,
 )
 from sfsync.logs import get_logger, run_context
 from sfsync.owners import OwnerResolver
@@ -147,6 +149,8 @@ TASK_KEY_FIELD = "Collections_Key__c"
 TASK_STATUS = "Not Started"
 TASK_PRIORITIES = {Priority.LOW: "Low", Priority.NORMAL: "Normal", Priority.HIGH: "High"}
 USER_PREFIX = "005"
+#: Subject prefix of an escalation Task nobody could be assigned (it stays with sfsync's user).
+UNASSIGNED_PREFIX = "[Unassigned] "
 
 SessionFactory = Callable[[], Session]
 
@@ -171,6 +175,9 @@ class EscalationDeps:
     #: ``alerts.routing``: when set, a run also sends the day's digest once ``digest_time`` has
     #: passed (:func:`~sfsync.alerts.routing.digest_date_due`); None sends no digest on its own.
     digest_routing: AlertRouting | None = None
+    #: ``alerts.routing.fallback``: an address here that is an active Salesforce user's e-mail
+    #: takes a ``manager`` Task the level's queue fallback cannot own (see ``_TaskStandIn``).
+    alert_fallback: tuple[str, ...] = ()
 
 
 @dataclass
@@ -472,6 +479,7 @@ class _Applier:
         self.owners: dict[TaskOwner, str] = {}
         # Owner hook (sfsync.owners): a queue never owns a Task; its fallback user instead.
         self.task_users = OwnerResolver(deps.gateway, task_queue_fallback=deps.task_queue_fallback)
+        self.stand_in = _TaskStandIn(deps.gateway, deps.alert_fallback)
 
     def apply(self, plan: EscalationPlan) -> None:
         if not plan.escalations:
@@ -623,7 +631,7 @@ class _Applier:
         with deps.sessions() as session:
             mark_sent(session, item.key, at=deps.clock.now())
             session.commit()
-        record = {
+        record: dict[str, Any] = {
             "Subject": item.task.subject,
             "ActivityDate": item.task.activity_date.isoformat(),
             "Status": TASK_STATUS,
@@ -636,6 +644,8 @@ class _Applier:
             if item.task.owner.kind == "queue"
             else self.owners[item.task.owner]
         )
+        if owner is None and item.routed_to_fallback:
+            owner = self._manager_stand_in(item, record)
         if owner is not None:
             record["OwnerId"] = owner
         try:
@@ -658,6 +668,39 @@ class _Applier:
             session.commit()
         raise PermanentError(f"Task {item.key}: {result.message}", result.code, result.fields)
 
+    def _manager_stand_in(self, item: Escalation, record: dict[str, Any]) -> str | None:
+        """A ``manager`` Task whose owner has no manager, with a queue as fallback and no
+        ``owners.task_queue_fallback``: the alert routing fallback's Salesforce user takes it;
+        with none, it stays with the integration user and says so (subject, description, log).
+        """
+        user_id = self.stand_in.user_id()
+        if user_id is not None:
+            _log.info(
+                "escalation_task_to_alert_fallback",
+                key=item.key,
+                case=item.case_number,
+                user_id=user_id,
+            )
+            return user_id
+        record["Subject"] = truncate_text(
+            f"{UNASSIGNED_PREFIX}{item.task.subject}", TASK_SUBJECT_MAX_LENGTH
+        )
+        record["Description"] = (
+            f"Nobody was assigned this escalation: the Case owner has no active manager and the "
+            f"level's fallback is {item.task.owner}, and a queue cannot own a Task. Please pass "
+            "it to the right manager. To route these Tasks, set owners.task_queue_fallback in "
+            "policy.yaml, or list a Salesforce user's e-mail in alerts.routing.fallback."
+        )
+        _log.warning(
+            "escalation_task_unassigned",
+            key=item.key,
+            case=item.case_number,
+            task_owner=str(item.task.owner),
+            fix="set owners.task_queue_fallback or a Salesforce user's e-mail in "
+            "alerts.routing.fallback",
+        )
+        return None
+
     def _task_unknown(self, key: str) -> None:
         with self.deps.sessions() as session:
             mark_unknown(session, key, at=self.deps.clock.now())
@@ -676,6 +719,33 @@ class _Applier:
         )[0]
         _expect_ok(result, f"Chatter post on Case {item.case_number}")
         return str(result.id)
+
+
+class _TaskStandIn:
+    """The first address of ``alerts.routing.fallback`` that is an active user's e-mail in the
+    org, looked up once per run (only when a Task needs it)."""
+
+    def __init__(self, gateway: SalesforceGateway, recipients: Sequence[str]) -> None:
+        self._gateway = gateway
+        self._emails = [
+            str(recipient)
+            for recipient in map(parse_recipient, recipients)
+            if recipient.channel is Channel.EMAIL
+        ]
+        self._resolved = False
+        self._user_id: str | None = None
+
+    def user_id(self) -> str | None:
+        if not self._resolved and self._emails:
+            self._resolved = True
+            rows = self._gateway.query_in(
+                "User", ["Id", "Email"], "Email", self._emails, extra_where="IsActive = true"
+            )
+            found = {str(row["Email"]).lower(): str(row["Id"]) for row in rows}
+            self._user_id = next(
+                (found[e.lower()] for e in self._emails if e.lower() in found), None
+            )
+        return self._user_id
 
 
 def _expect_ok(result: ItemResult, what: str) -> None:
@@ -902,6 +972,7 @@ def open_escalation(
                 dispatcher=dispatcher,
                 instance_url=gateway.instance_url,
                 digest_routing=routing,
+                alert_fallback=routing.fallback,
             )
 
 

@@ -313,6 +313,7 @@ class EscalationHarness:
             instance_url=self.server.url,
             holder=holder,
             digest_routing=self.routing if self.scheduled_digest else None,
+            alert_fallback=self.routing.fallback,
         )
 
     def run(self, *, dry_run: bool = False) -> EscalationReport:
