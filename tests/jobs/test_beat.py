@@ -14,7 +14,7 @@ from sfsync.jobs.schedule import RECONCILE_TASK
 from tests.fixtures.redis import RedisServer
 from tests.jobs.conftest import CONFIG, wait_until
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 
 def _queued_tasks(redis_server: RedisServer) -> list[str]:
@@ -26,13 +26,13 @@ def _queued_tasks(redis_server: RedisServer) -> list[str]:
 
 
 def test_beat_sends_the_reconciler_on_its_configured_interval(
-    redis_clean: RedisServer, tmp_path: Path
+    redis_clean: RedisServer, postgres_url: str, tmp_path: Path
 ) -> None:
     env = {
         "PATH": str(Path(sys.executable).parent),
         "SFSYNC_CONFIG": str(CONFIG),
         "SFSYNC_REDIS__URL": redis_clean.url,
-        "SFSYNC_STORE__URL": f"sqlite:///{tmp_path / 'store.db'}",
+        "SFSYNC_STORE__URL": postgres_url,  # distributed mode refuses a SQLite store
         "SFSYNC_JOBS__RECONCILE_INTERVAL_SECONDS": "5",
         "SFSYNC_LOGGING__FORMAT": "json",
     }
