@@ -3,6 +3,7 @@
 :func:`run_writeback` reads the collections Tasks and Cases changed since the writeback
 watermark (``SystemModstamp`` minus ``sync.writeback_overlap_seconds``) and:
 
+* reads completed Tasks a rep logged by hand on an open collections Case (no key of ours) too;
 * records each completed Task's **outcome** once per Task id (``Collections_Outcome__c``, else
   ``CallDisposition``; a recognised label or synonym maps to its outcome, anything else is
   recorded as ``other`` with the rep's label; the Task's ``Description`` is the note) and
@@ -13,7 +14,8 @@ watermark (``SystemModstamp`` minus ``sync.writeback_overlap_seconds``) and:
   id) in the Task's comments (``Description``), matched against the Case's invoice records;
 * writes a **note** to the accounting source, once per outcome, where the source supports one;
 * advances the writeback watermark last: the highest ``SystemModstamp`` seen, capped at the
-  run's start. An idle writeback costs two queries (Tasks, Cases) and writes nothing.
+  run's start. An idle writeback costs two queries (Tasks, Cases), plus one per few hundred
+  open collections Cases for the calls reps logged on them by hand, and writes nothing.
 
 :func:`run_collections` is the whole job: writeback, then one sync cycle through a
 :class:`ReadBackSource` — the source seen through the ledger: customers touched by the writeback
@@ -301,6 +303,48 @@ class _Reader:
                     self.counts["tasks_ignored"] += 1
                 else:
                     rows.append(row)
+            rows.extend(self._manual_tasks(session, window))
+        return rows
+
+    def _manual_tasks(self, session: Session, window: datetime | None) -> list[_TaskRow]:
+        """Completed Tasks a rep logged by hand on an open collections Case (no key of ours).
+
+        A call logged straight on the Case is a contact attempt like any other: it is read by
+        the Case ids the ledger holds (``query_in`` splits and escapes them), changed in the
+        same window as the keyed Tasks, and recorded under the Case's key.
+        """
+        task = self.deps.mappings.task
+        cases = {
+            link.case_id: link.case_key
+            for link in session.scalars(
+                select(models.AccountLink).where(
+                    models.AccountLink.source == self.source,
+                    models.AccountLink.case_open.is_(True),
+                    models.AccountLink.case_id.is_not(None),
+                    models.AccountLink.case_key.is_not(None),
+                )
+            )
+            if link.case_id and link.case_key
+        }
+        if not cases:
+            return []
+        where = f"IsClosed = true AND {task.external_id} = null"
+        args: list[object] = []
+        if window is not None:
+            where += " AND SystemModstamp > {}"
+            args.append(window.replace(microsecond=0))
+        fields = list(dict.fromkeys((task.external_id, *TASK_FIELDS)))
+        rows: list[_TaskRow] = []
+        for record in self.deps.gateway.query_in(
+            task.sobject, fields, "WhatId", sorted(cases), extra_where=where, extra_args=args
+        ):
+            self._saw(record.get("SystemModstamp"))
+            case_key = cases.get(_text(record.get("WhatId")))
+            account = None if case_key is None else _account_of(case_key, self.source)
+            if case_key is None or account is None:
+                continue
+            self.counts["manual_tasks_read"] += 1
+            rows.append(_task_row_of(record, "", account, case_key, self.started))
         return rows
 
     def _task_row(self, session: Session, record: Mapping[str, Any]) -> _TaskRow | None:
@@ -311,22 +355,7 @@ class _Reader:
         if account is None:
             return None
         case_key = owner_key if owner_key.count(":") == 3 else None
-        moment = _timestamp(record.get("SystemModstamp")) or self.started
-        return _TaskRow(
-            task_id=str(record["Id"]),
-            task_key=key,
-            account=account,
-            case_key=case_key,
-            what_id=_text(record.get("WhatId")) or None,
-            kind=_outcome(record.get("Collections_Outcome__c"))
-            or _outcome(record.get("CallDisposition")),
-            disposition=_text(record.get("Collections_Outcome__c"))
-            or _text(record.get("CallDisposition")),
-            notes=_text(record.get("Description")),
-            promise_date=_day(record.get("Promise_Date__c")),
-            promise_amount=_money(record.get("Promise_Amount__c")),
-            modified=moment,
-        )
+        return _task_row_of(record, key, account, case_key, self.started)
 
     def _named_invoices(self, rows: Sequence[_TaskRow]) -> dict[str, tuple[str, ...]]:
         """Task id → invoice keys the rep named in a *Disputed* outcome (one query in all)."""
@@ -380,7 +409,7 @@ class _Reader:
                 case_key=ledger_key,
                 outcome_code=OTHER_OUTCOME if row.kind is None else row.kind.value,
                 completed_at=row.modified,
-                task_key=row.task_key,
+                task_key=row.task_key or None,
                 notes=_note_text(row, disputed),
             ),
             at=now,
@@ -860,6 +889,31 @@ class _Known:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _task_row_of(
+    record: Mapping[str, Any],
+    task_key: str,
+    account: AccountKey,
+    case_key: str | None,
+    started: datetime,
+) -> _TaskRow:
+    """A completed Task as read back (``task_key`` empty: a Task a rep logged by hand)."""
+    return _TaskRow(
+        task_id=str(record["Id"]),
+        task_key=task_key,
+        account=account,
+        case_key=case_key,
+        what_id=_text(record.get("WhatId")) or None,
+        kind=_outcome(record.get("Collections_Outcome__c"))
+        or _outcome(record.get("CallDisposition")),
+        disposition=_text(record.get("Collections_Outcome__c"))
+        or _text(record.get("CallDisposition")),
+        notes=_text(record.get("Description")),
+        promise_date=_day(record.get("Promise_Date__c")),
+        promise_amount=_money(record.get("Promise_Amount__c")),
+        modified=_timestamp(record.get("SystemModstamp")) or started,
+    )
 
 
 def _prefix_filter(key_field: str, source: str) -> str:

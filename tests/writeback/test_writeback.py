@@ -94,7 +94,8 @@ def test_rerun_records_nothing_new_and_writes_nothing(world: World) -> None:
 
     assert again.counts.get("outcomes_recorded", 0) == 0
     assert again.counts.get("notes_written", 0) == 0
-    assert again.calls.read == 2  # the Task query and the Case query, nothing else
+    # The keyed Tasks, the hand-logged Tasks on the open Case, the Cases: nothing else.
+    assert again.calls.read == 3
     assert again.calls.write == 0
     assert world.ledger.helper.notes("C1") == ["left voicemail"]
 
