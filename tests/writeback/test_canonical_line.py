@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from sfsync.errors import ConfigError
+from sfsync.sources.demo import DEMO_LAYOUT
+from sfsync.sources.sql import SqlSource
 from sfsync.writeback import run_collections
 from tests.writeback.conftest import START, World
 
@@ -72,3 +75,18 @@ def test_an_idle_run_logs_one_line_with_the_writeback_queries(world: World) -> N
     finished = _finished(logs)
     assert finished["api_calls_writeback"] == 2  # Tasks and Cases changed since the watermark
     assert finished["api_reads"] + finished["api_writes"] == _org_calls(world) - before
+
+
+def test_a_failed_cycle_still_logs_one_line_with_the_writeback_calls(world: World) -> None:
+    layout = DEMO_LAYOUT.model_copy(update={"invoices_query": "SELECT id FROM no_such_table"})
+    world.source = SqlSource("erp", world.ledger.engine, layout, world.clock)
+    deps = world.deps()
+
+    with capture_logs() as logs, pytest.raises(ConfigError, match="check the source layout"):
+        run_collections(deps)
+
+    finished = _finished(logs)
+    assert finished["status"] == "failed"
+    assert "no_such_table" in finished["error"]
+    assert finished["api_calls_writeback"] == 2
+    assert "api_calls_disputes" not in finished
