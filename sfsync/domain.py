@@ -94,6 +94,8 @@ class OutcomeKind(StrEnum):
     WRONG_CONTACT = "wrong_contact"
     REFUSED = "refused"
     PAYMENT_PLAN = "payment_plan"
+    #: A completed collections Task whose label sfsync does not know: kept with its notes.
+    OTHER = "other"
 
 
 OwnerKind = Literal["case_owner", "account_owner", "queue", "user"]

@@ -110,7 +110,7 @@ CASE_FIELDS = ("Id", "Promise_Date__c", "Promise_Amount__c", "SystemModstamp")
 INVOICE_NUMBER_FIELD = "Invoice_Number__c"
 #: Outcome code stored for a completed collections Task whose outcome is not recognised: it is
 #: still a contact a rep logged, kept with the rep's own label and notes.
-OTHER_OUTCOME = "other"
+OTHER_OUTCOME = OutcomeKind.OTHER.value
 #: Recognised outcome labels (normalised: lower case, words joined by ``_``) → the outcome. The
 #: picklist values, plus what reps type in ``CallDisposition`` for the same thing.
 _OUTCOMES: dict[str, OutcomeKind] = {
