@@ -514,15 +514,18 @@ def status(ctx: typer.Context, config: ConfigOption = None) -> None:
 
 
 def _check_distributed(settings: Settings) -> None:
-    """Refuse to start a worker or beat without a broker or with bad ``SFSYNC_JOBS__*``."""
-    from sfsync.jobs.config import load_jobs_settings  # noqa: PLC0415 - light
+    """Refuse to start a worker or beat without a broker or on a store that is not PostgreSQL.
+
+    The ``jobs:`` section was validated when ``settings`` were loaded (from ``--config``).
+    """
+    from sfsync.jobs.config import require_distributed_store  # noqa: PLC0415 - light
 
     if settings.redis.url is None:
         raise ConfigError(
             "redis.url is not set: distributed mode needs a Redis broker "
             "(set redis.url in sfsync.yaml or SFSYNC_REDIS__URL)"
         )
-    load_jobs_settings()
+    require_distributed_store(settings)
 
 
 def _export_config_path(config: Path | None) -> None:

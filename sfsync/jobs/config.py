@@ -11,31 +11,17 @@ from __future__ import annotations
 from sqlalchemy.engine import make_url
 
 from sfsync.errors import ConfigError
-from sfsync.settings import RETRY_BACKOFF_MAX_SECONDS, JobsSettings, Settings, load_settings
+from sfsync.settings import RETRY_BACKOFF_MAX_SECONDS, JobsSettings, Settings
 
 __all__ = [
     "QUEUE",
     "RETRY_BACKOFF_MAX_SECONDS",
     "JobsSettings",
-    "load_jobs_settings",
     "require_distributed_store",
 ]
 
 #: Name of the one queue every sfsync task goes to (``sfsync status`` reports its depth).
 QUEUE = "sfsync"
-
-
-def load_jobs_settings() -> JobsSettings:
-    """The ``jobs:`` section of the configuration ``$SFSYNC_CONFIG`` names (or the default).
-
-    Code holding a :class:`~sfsync.settings.Settings` reads ``settings.jobs`` instead; loading
-    the settings already validated this section, so this never finds a new problem there.
-    Distributed processes (``sfsync worker`` / ``beat`` call this before starting) also need a
-    PostgreSQL store: see :func:`require_distributed_store`.
-    """
-    settings = load_settings()
-    require_distributed_store(settings)
-    return settings.jobs
 
 
 def require_distributed_store(settings: Settings) -> None:

@@ -72,3 +72,20 @@ def test_a_sqlite_store_is_refused_with_its_fix(command: str, tmp_path: Path) ->
     output = result.stdout + result.stderr
     assert "distributed mode (sfsync worker / beat) needs PostgreSQL" in output
     assert "postgresql:// URL" in output
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_the_config_option_is_the_one_checked_from_any_directory(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--config names the file every check reads, wherever the command is started."""
+    monkeypatch.delenv("SFSYNC_CONFIG", raising=False)
+    monkeypatch.setenv("SFSYNC_REDIS__URL", f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setenv("SFSYNC_STORE__URL", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(app, [command, "--config", str(CONFIG)])
+
+    assert result.exit_code == 2
+    assert "needs PostgreSQL" in result.output
+    assert "not found" not in result.output
