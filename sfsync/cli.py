@@ -262,6 +262,14 @@ def plan(ctx: typer.Context, config: ConfigOption = None) -> None:
 
 # --- sync: run, dead letters (sfsync.sync, sfsync.runner, sfsync.deadletters) -------------------
 
+OnceOption = Annotated[bool, typer.Option("--once", help="Run once and exit.")]
+IntervalOption = Annotated[
+    int | None,
+    typer.Option(
+        "--interval", min=1, help="Seconds between runs (default: sync.interval_seconds)."
+    ),
+]
+
 dlq_app = typer.Typer(
     help="Sync errors: refused writes and quarantined rows; replay them.", no_args_is_help=True
 )
@@ -272,13 +280,8 @@ app.add_typer(dlq_app, name="dlq")
 def run(
     ctx: typer.Context,
     config: ConfigOption = None,
-    once: Annotated[bool, typer.Option("--once", help="Run once and exit.")] = False,
-    interval: Annotated[
-        int | None,
-        typer.Option(
-            "--interval", min=1, help="Seconds between runs (default: sync.interval_seconds)."
-        ),
-    ] = None,
+    once: OnceOption = False,
+    interval: IntervalOption = None,
     full: Annotated[
         bool, typer.Option("--full", help="Re-plan every open customer, not only the changed ones.")
     ] = False,
@@ -389,13 +392,8 @@ def dlq_retry(
 def writeback(
     ctx: typer.Context,
     config: ConfigOption = None,
-    once: Annotated[bool, typer.Option("--once", help="Run once and exit.")] = False,
-    interval: Annotated[
-        int | None,
-        typer.Option(
-            "--interval", min=1, help="Seconds between runs (default: sync.interval_seconds)."
-        ),
-    ] = None,
+    once: OnceOption = False,
+    interval: IntervalOption = None,
 ) -> None:
     """Alias of ``sfsync run``: read back what reps logged in Salesforce, then sync."""
     _run_collections(ctx, config, once=once, interval=interval, full=False)
