@@ -10,7 +10,7 @@ help:
 	@echo "make demo   run the main job on the embedded default (local org, demo ledger)"
 	@echo "make test   run the test suite (starts its own PostgreSQL, Redis and local org)"
 	@echo "make lint   ruff, ruff format --check, mypy --strict, import-linter"
-	@echo "make bench  benchmarks: planning throughput, local org speed"
+	@echo "make bench  benchmarks: planning, local org, gateway, sync cycle, distributed workers"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
