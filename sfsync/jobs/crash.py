@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from sfsync.salesforce.ports import ApiUsage, CallCounts, ItemResult, Record, SalesforceGateway
+from sfsync.salesforce.forwarding import ForwardingGateway
+from sfsync.salesforce.ports import ItemResult
 
 CRASHPOINTS_ENV = "SFSYNC_TEST_CRASHPOINTS"
 BEFORE_CALL = "before_call"
@@ -57,38 +58,18 @@ def crash_testing() -> bool:
     return bool(os.environ.get(CRASHPOINTS_ENV))
 
 
-class CrashingGateway:
+class CrashingGateway(ForwardingGateway):
     """The real gateway with a crash point on each side of every write (tests only).
 
     Installed by the worker only when :func:`crash_testing` is true, so the production path
     never goes through it.
     """
 
-    def __init__(self, inner: SalesforceGateway) -> None:
-        self.inner = inner
-
     def _write(self, call: Any, *args: Any, **kwargs: Any) -> list[ItemResult]:
         crashpoint(BEFORE_CALL)
         results: list[ItemResult] = call(*args, **kwargs)
         crashpoint(AFTER_CALL)
         return results
-
-    def query(self, soql: str) -> Iterator[Record]:
-        return self.inner.query(soql)
-
-    def query_in(
-        self,
-        object_name: str,
-        fields: Sequence[str],
-        field: str,
-        values: Sequence[object],
-        *,
-        extra_where: str = "",
-        extra_args: Sequence[object] = (),
-    ) -> Iterator[Record]:
-        return self.inner.query_in(
-            object_name, fields, field, values, extra_where=extra_where, extra_args=extra_args
-        )
 
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         return self._write(self.inner.create, object_name, records)
@@ -105,24 +86,3 @@ class CrashingGateway:
 
     def delete(self, ids: Sequence[str]) -> list[ItemResult]:
         return self._write(self.inner.delete, ids)
-
-    def describe(self, object_name: str) -> dict[str, Any]:
-        return self.inner.describe(object_name)
-
-    def describe_global(self) -> dict[str, Any]:
-        return self.inner.describe_global()
-
-    def limits(self) -> dict[str, Any]:
-        return self.inner.limits()
-
-    @property
-    def calls(self) -> CallCounts:
-        return self.inner.calls
-
-    @property
-    def usage(self) -> ApiUsage | None:
-        return self.inner.usage
-
-    @property
-    def instance_url(self) -> str:
-        return self.inner.instance_url

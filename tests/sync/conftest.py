@@ -23,7 +23,8 @@ from sfsync.demo import load_policy
 from sfsync.mappers.compile import CompiledMappings
 from sfsync.runner import compile_for_org
 from sfsync.salesforce.client import SimpleSalesforceGateway
-from sfsync.salesforce.ports import ApiUsage, CallCounts, ItemResult, Record
+from sfsync.salesforce.forwarding import ForwardingGateway
+from sfsync.salesforce.ports import ItemResult
 from sfsync.sandbox.server import OrgServer
 from sfsync.settings import Settings
 from sfsync.sources.demo import (
@@ -167,7 +168,7 @@ class CrashError(Exception):
     """The process died right after Salesforce answered."""
 
 
-class FaultingGateway:
+class FaultingGateway(ForwardingGateway):
     """The real gateway, with a fault injected around one write (a port double, not a mock).
 
     Around the first ``operation`` on ``sobject``: ``drop`` arms the local org's "drop the
@@ -179,7 +180,7 @@ class FaultingGateway:
     def __init__(
         self, world: SyncHarness, operation: str, sobject: str, *, fault: str = "drop"
     ) -> None:
-        self._real: SimpleSalesforceGateway = world.gateway()
+        super().__init__(world.gateway())
         self._org = world.org
         self._operation, self._sobject, self._fault = operation, sobject, fault
         self.fired = False
@@ -200,60 +201,16 @@ class FaultingGateway:
         if hit:
             raise CrashError(object_name)
 
-    def query(self, soql: str) -> Iterator[Record]:
-        return self._real.query(soql)
-
-    def query_in(
-        self,
-        object_name: str,
-        fields: Sequence[str],
-        field: str,
-        values: Sequence[object],
-        *,
-        extra_where: str = "",
-        extra_args: Sequence[object] = (),
-    ) -> Iterator[Record]:
-        return self._real.query_in(
-            object_name, fields, field, values, extra_where=extra_where, extra_args=extra_args
-        )
-
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         crash = self._around("create", object_name)
-        results = self._real.create(object_name, records)
+        results = self.inner.create(object_name, records)
         self._after(crash, object_name)
         return results
-
-    def update(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
-        return self._real.update(object_name, records)
 
     def upsert(
         self, object_name: str, records: Sequence[Mapping[str, Any]], *, external_id_field: str
     ) -> list[ItemResult]:
         crash = self._around("upsert", object_name)
-        results = self._real.upsert(object_name, records, external_id_field=external_id_field)
+        results = self.inner.upsert(object_name, records, external_id_field=external_id_field)
         self._after(crash, object_name)
         return results
-
-    def delete(self, ids: Sequence[str]) -> list[ItemResult]:
-        return self._real.delete(ids)
-
-    def describe(self, object_name: str) -> dict[str, Any]:
-        return self._real.describe(object_name)
-
-    def describe_global(self) -> dict[str, Any]:
-        return self._real.describe_global()
-
-    def limits(self) -> dict[str, Any]:
-        return self._real.limits()
-
-    @property
-    def calls(self) -> CallCounts:
-        return self._real.calls
-
-    @property
-    def usage(self) -> ApiUsage | None:
-        return self._real.usage
-
-    @property
-    def instance_url(self) -> str:
-        return self._real.instance_url
