@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,10 @@ def _read_banner(process: subprocess.Popen[str]) -> dict[str, str]:
     return banner
 
 
-def test_serve_prints_credentials_and_answers_a_login_and_query(tmp_path: Path) -> None:
+@contextmanager
+def _serving(data: Path, *options: str) -> Iterator[tuple[int, dict[str, str], LocalOrgSession]]:
+    """``sfsync sandbox serve`` in a subprocess on a free port: its port, banner and a session
+    trusting its CA; stopped (and every handle closed) on exit."""
     port = free_port()
     command = [
         sys.executable,
@@ -44,16 +49,29 @@ def test_serve_prints_credentials_and_answers_a_login_and_query(tmp_path: Path) 
         "--port",
         str(port),
         "--data",
-        str(tmp_path),
+        str(data),
+        *options,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     session: LocalOrgSession | None = None
     try:
         banner = _read_banner(process)
+        session = LocalOrgSession(banner["instance_url"], banner["ca_cert"])
+        yield port, banner, session
+    finally:
+        if session is not None:
+            session.close()
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_serve_prints_credentials_and_answers_a_login_and_query(tmp_path: Path) -> None:
+    with _serving(tmp_path) as (port, banner, session):
         assert all(key in banner for key in REQUIRED_KEYS), banner
         assert banner["instance_url"] == f"https://127.0.0.1:{port}"
-        session = LocalOrgSession(banner["instance_url"], banner["ca_cert"])
         sf = Salesforce(
             consumer_key=banner["client_id"],
             consumer_secret=banner["client_secret"],
@@ -64,39 +82,13 @@ def test_serve_prints_credentials_and_answers_a_login_and_query(tmp_path: Path) 
         sf.Account.create({"Name": "From the CLI"})
         assert sf.query("SELECT Name FROM Account")["records"][0]["Name"] == "From the CLI"
         assert (tmp_path / "org.sqlite3").exists()
-    finally:
-        if session is not None:
-            session.close()
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def test_serve_with_jwt_cert_trusts_the_admins_certificate(tmp_path: Path) -> None:
     admin_key, admin_cert = admin_pair(tmp_path / "admin")
-    port = free_port()
-    command = [
-        sys.executable,
-        "-c",
-        "from sfsync.cli import main; main()",
-        "sandbox",
-        "serve",
-        "--port",
-        str(port),
-        "--data",
-        str(tmp_path / "org"),
-        "--jwt-cert",
-        str(admin_cert),
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    session: LocalOrgSession | None = None
-    try:
-        banner = _read_banner(process)
+    with _serving(tmp_path / "org", "--jwt-cert", str(admin_cert)) as (_, banner, session):
         assert banner["jwt_cert"] == str(admin_cert.resolve())
         assert banner["jwt_private_key"] == "(not held by the org)"
-        session = LocalOrgSession(banner["instance_url"], banner["ca_cert"])
         sf = Salesforce(
             username=banner["username"],
             consumer_key=banner["client_id"],
@@ -105,10 +97,3 @@ def test_serve_with_jwt_cert_trusts_the_admins_certificate(tmp_path: Path) -> No
             version=API_VERSION,
         )
         assert sf.Account.create({"Name": "Signed by the admin"})["success"] is True
-    finally:
-        if session is not None:
-            session.close()
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
