@@ -21,23 +21,12 @@ from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sfsync.errors import ConfigError
-from sfsync.store.models import AccountLink, Base, TaskLedgerEntry, TaskState
-from sfsync.store.repositories import AccountLinkValues
+from sfsync.store.models import AccountLink, TaskLedgerEntry, TaskState
+from sfsync.store.repositories import AccountLinkValues, dialect_insert
 
 _CHUNK = 500
-
-
-def _insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model)
-    if dialect == "sqlite":
-        return sqlite.insert(model)
-    raise ConfigError(f"the state store supports sqlite and postgresql, not {dialect}")
 
 
 def put_account_links(
@@ -46,7 +35,7 @@ def put_account_links(
     """Insert or replace the links for their (source, customer, currency) keys."""
     if not links:
         return
-    statement = _insert(session, AccountLink)
+    statement = dialect_insert(session, AccountLink)
     names = (*asdict(links[0]), "updated_at")
     statement = statement.on_conflict_do_update(
         index_elements=[AccountLink.source, AccountLink.customer_id, AccountLink.currency],
@@ -69,7 +58,7 @@ def mark_tasks_sent(
     keys = [key for key, _, _ in tasks]
     if not keys:
         return set()
-    insert = _insert(session, TaskLedgerEntry).on_conflict_do_nothing(
+    insert = dialect_insert(session, TaskLedgerEntry).on_conflict_do_nothing(
         index_elements=[TaskLedgerEntry.task_key]
     )
     rows = [

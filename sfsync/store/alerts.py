@@ -35,11 +35,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from sfsync.errors import ConfigError
 from sfsync.store.models import SALESFORCE_ID_LENGTH, Base
+from sfsync.store.repositories import dialect_insert
 from sfsync.store.types import UTCDateTime
 
 KEY_HASH_LENGTH = 64
@@ -109,15 +108,6 @@ class DeliveryValues:
     digest_date: date | None = None
 
 
-def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(AlertDelivery)
-    if dialect == "sqlite":
-        return sqlite.insert(AlertDelivery)
-    raise ConfigError(f"the state store supports sqlite and postgresql, not {dialect}")
-
-
 def _row_values(values: DeliveryValues, status: DeliveryStatus, at: datetime) -> dict[str, object]:
     return {
         "key": values.key,
@@ -146,7 +136,7 @@ def claim_delivery(
     duplicate the alert. Both steps are single statements, so two senders cannot both win.
     """
     inserted = session.execute(
-        _insert(session)
+        dialect_insert(session, AlertDelivery)
         .values(**_row_values(values, DeliveryStatus.PENDING, now))
         .on_conflict_do_nothing(index_elements=[AlertDelivery.key])
         .returning(AlertDelivery.id)
@@ -210,7 +200,7 @@ def record_routing_problem(
 ) -> None:
     """Record, refresh or reopen a routing problem: a ``failed`` row on channel ``routing``."""
     row = _row_values(values, DeliveryStatus.FAILED, at) | {"last_error": message, "attempts": 1}
-    statement = _insert(session).values(**row)
+    statement = dialect_insert(session, AlertDelivery).values(**row)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[AlertDelivery.key],

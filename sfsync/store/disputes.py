@@ -22,7 +22,7 @@ from sqlalchemy import String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sfsync.store.models import HASH_LENGTH, KEY_LENGTH, SALESFORCE_ID_LENGTH, Base
-from sfsync.store.repositories import _insert
+from sfsync.store.repositories import dialect_insert
 from sfsync.store.types import UTCDateTime
 
 
@@ -67,7 +67,7 @@ class DisputeValues:
 
 def open_dispute(session: Session, dispute: DisputeValues, *, at: datetime) -> bool:
     """Record the dispute (or reopen a cleared one); False when it is already open."""
-    statement = _insert(session, InvoiceDispute).values(
+    statement = dialect_insert(session, InvoiceDispute).values(
         invoice_key=dispute.invoice_key,
         account_key=dispute.account_key,
         reason=dispute.reason,
@@ -139,7 +139,7 @@ class DisputeCaseValues:
 
 def put_dispute_case(session: Session, values: DisputeCaseValues, *, at: datetime) -> None:
     """Remember what was written for the account's dispute Case."""
-    statement = _insert(session, DisputeCase).values(
+    statement = dialect_insert(session, DisputeCase).values(
         account_key=values.account_key,
         case_key=values.case_key,
         salesforce_id=values.salesforce_id,

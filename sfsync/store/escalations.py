@@ -30,7 +30,7 @@ from sqlalchemy import JSON, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sfsync.store.models import KEY_LENGTH, SALESFORCE_ID_LENGTH, Base, enum_column
-from sfsync.store.repositories import _insert
+from sfsync.store.repositories import dialect_insert
 from sfsync.store.types import UTCDateTime
 
 LEVEL_LENGTH = 40
@@ -109,7 +109,7 @@ def claim_escalation(
     one statement, so two runs can never both win. Commit before writing to Salesforce.
     """
     inserted = session.execute(
-        _insert(session, EscalationRecord)
+        dialect_insert(session, EscalationRecord)
         .values(
             key=claim.key,
             case_key=claim.case_key,
@@ -208,7 +208,7 @@ def mark_escalation_applied(
     for lower in settles:
         if lower == key:
             continue
-        statement = _insert(session, EscalationRecord).values(
+        statement = dialect_insert(session, EscalationRecord).values(
             key=lower,
             case_key=case_key,
             level=lower.rsplit(":", 1)[-1],

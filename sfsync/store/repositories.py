@@ -51,7 +51,7 @@ class TaskStateError(SfsyncError):
     """
 
 
-def _insert(session: Session, model: type[Base]) -> Insert:
+def dialect_insert(session: Session, model: type[Base]) -> Insert:
     """``INSERT`` for the session's dialect, which both offer ``ON CONFLICT`` on."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -88,7 +88,7 @@ def start_run(
         "schedule_key": schedule_key,
     }
     statement = (
-        _insert(session, SyncRun)
+        dialect_insert(session, SyncRun)
         .values(**values)
         .on_conflict_do_nothing(index_elements=[SyncRun.schedule_key])
         .returning(SyncRun)
@@ -159,7 +159,7 @@ def advance_watermark(
     one statement, safe against a concurrent writer.
     """
     target = min(value, run_started_at)
-    statement = _insert(session, Watermark).values(
+    statement = dialect_insert(session, Watermark).values(
         source=source, stream=stream, value_at=target, run_id=run_id, updated_at=at
     )
     moves_forward = or_(
@@ -197,7 +197,7 @@ def put_watermark_cursor(
     Opaque cursors have no order, so this simply replaces the previous one; like a timestamp
     watermark it belongs in the run's final commit.
     """
-    statement = _insert(session, Watermark).values(
+    statement = dialect_insert(session, Watermark).values(
         source=source, stream=stream, cursor=cursor, run_id=run_id, updated_at=at
     )
     statement = statement.on_conflict_do_update(
@@ -247,7 +247,7 @@ def put_account_link(session: Session, link: AccountLinkValues, *, at: datetime)
     There is one row per key, so the account has one current episode and at most one open Case;
     a ``case_key`` already held by another customer's link raises ``IntegrityError``.
     """
-    statement = _insert(session, AccountLink).values(**asdict(link), updated_at=at)
+    statement = dialect_insert(session, AccountLink).values(**asdict(link), updated_at=at)
     updated = {name: statement.excluded[name] for name in (*asdict(link), "updated_at")}
     upsert = statement.on_conflict_do_update(
         index_elements=[AccountLink.source, AccountLink.customer_id, AccountLink.currency],
@@ -295,7 +295,7 @@ def plan_task(
 ) -> TaskLedgerEntry:
     """Put a Task in the ledger as ``planned``; an existing row is returned unchanged."""
     statement = (
-        _insert(session, TaskLedgerEntry)
+        dialect_insert(session, TaskLedgerEntry)
         .values(
             task_key=task_key,
             case_key=case_key,
@@ -467,7 +467,7 @@ def put_invoice_links(
     """Insert or replace many invoice links in one batched statement."""
     if not links:
         return
-    statement = _insert(session, InvoiceLink)
+    statement = dialect_insert(session, InvoiceLink)
     columns = ("salesforce_id", "case_key", "content_hash", "status", "updated_at")
     statement = statement.on_conflict_do_update(
         index_elements=[InvoiceLink.invoice_key],
@@ -519,7 +519,7 @@ def upsert_promise(session: Session, promise: PromiseValues, *, at: datetime) ->
     A changed date, amount or currency is a new promise in substance: it goes back to
     ``pending`` and its judgement is cleared. An unchanged re-read keeps its status.
     """
-    statement = _insert(session, Promise).values(
+    statement = dialect_insert(session, Promise).values(
         **asdict(promise), status=PromiseStatus.PENDING, created_at=at
     )
     excluded = statement.excluded
@@ -596,7 +596,7 @@ def record_outcome(session: Session, outcome: OutcomeValues, *, at: datetime) ->
     Read-back re-covers an overlap window, so the same Task arrives more than once.
     """
     statement = (
-        _insert(session, Outcome)
+        dialect_insert(session, Outcome)
         .values(**asdict(outcome), recorded_at=at, written_back=False)
         .on_conflict_do_nothing(index_elements=[Outcome.salesforce_task_id])
         .returning(Outcome.id)
@@ -647,7 +647,7 @@ def record_dead_letter(
     A write that fails again while its dead letter is open updates that row (attempts + 1,
     latest error and payload) instead of adding another.
     """
-    statement = _insert(session, DeadLetter).values(
+    statement = dialect_insert(session, DeadLetter).values(
         run_id=run_id,
         sobject=sobject,
         record_key=record_key,
@@ -739,7 +739,7 @@ def quarantine_row(
     run_id: int | None = None,
 ) -> QuarantinedRow:
     """Set a bad source row aside with its reason; seen again, it keeps its first sighting."""
-    statement = _insert(session, QuarantinedRow).values(
+    statement = dialect_insert(session, QuarantinedRow).values(
         source=source,
         row_key=row_key,
         reason=reason,
@@ -793,7 +793,7 @@ def acquire_lease(
     """
     if ttl <= timedelta(0):
         raise ValueError("a lease needs a positive ttl")
-    statement = _insert(session, AccountLease).values(
+    statement = dialect_insert(session, AccountLease).values(
         lease_key=lease_key, holder=holder, expires_at=now + ttl
     )
     excluded = statement.excluded
