@@ -24,7 +24,6 @@ from enum import StrEnum
 from sqlalchemy import (
     ColumnElement,
     Date,
-    Enum,
     Index,
     String,
     Text,
@@ -37,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from sfsync.store.models import SALESFORCE_ID_LENGTH, Base
+from sfsync.store.models import SALESFORCE_ID_LENGTH, Base, enum_column
 from sfsync.store.repositories import dialect_insert
 from sfsync.store.types import UTCDateTime
 
@@ -71,17 +70,7 @@ class AlertDelivery(Base):
     case_number: Mapped[str | None] = mapped_column(String(40))
     threshold: Mapped[str | None] = mapped_column(String(64))
     digest_date: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[DeliveryStatus] = mapped_column(
-        Enum(
-            DeliveryStatus,
-            name="delivery_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            validate_strings=True,
-            values_callable=lambda members: [member.value for member in members],
-        )
-    )
+    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus, "delivery_status"))
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
